@@ -1,0 +1,3 @@
+from artannot.cli import main
+
+main()

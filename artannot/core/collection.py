@@ -1,0 +1,179 @@
+"""Find a collection's files and tie them to artworks (Qt-free, no database).
+
+A collection is a folder, searched recursively: images, sidecar metadata of the same stem
+(``.json``/``.xml``, in the same folder or anywhere below the root), Pascal VOC files
+(``stem.xml``, ``image.jpg.xml`` or any VOC file whose ``<filename>`` names the image),
+and Karpathy ``caption_data.json`` files.  Dot-folders (``.artannot``) are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from PIL import Image
+
+from artannot.core.errors import ImageError
+
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
+DATA_DIR_NAME = ".artannot"
+ANNOTATIONS_DIR_NAME = "annotations"
+# Artworks can be very large scans; refuse only absurd sizes (decompression bombs).
+Image.MAX_IMAGE_PIXELS = 400_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    rel: str  # POSIX path relative to the collection root
+    mtime_ns: int
+    size: int
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.rel).suffix.lower()
+
+    @property
+    def stem(self) -> str:
+        return PurePosixPath(self.rel).stem
+
+
+def walk_files(root: Path) -> dict[str, FileInfo]:
+    """All candidate files below ``root`` with their stat data; dot-folders are skipped."""
+    out: dict[str, FileInfo] = {}
+    root = Path(root)
+    stack = [(root, "")]
+    while stack:
+        directory, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            rel = f"{prefix}{name}"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), rel + "/"))
+                    continue
+                suffix = os.path.splitext(name)[1].lower()
+                if suffix not in IMAGE_EXTS and suffix not in (".json", ".xml"):
+                    continue
+                st = entry.stat()
+            except OSError:
+                continue
+            out[rel] = FileInfo(rel, st.st_mtime_ns, st.st_size)
+    return out
+
+
+def peek_is_voc(path: Path) -> bool:
+    """Cheap test whether an XML file is a VOC annotation (root element ``<annotation>``)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2048)
+    except OSError:
+        return False
+    text = head.decode("utf-8", "ignore").lstrip("\ufeff")
+    i = 0
+    while True:  # skip declaration, comments and processing instructions
+        j = text.find("<", i)
+        if j < 0 or j + 1 >= len(text):
+            return False
+        if text[j + 1] in "?!":
+            i = j + 1
+            continue
+        return text[j + 1 :].startswith("annotation") and text[j + 11 : j + 12] in (">", " ", "\t", "\n", "\r", "/")
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """Width and height from the image header (no full decode)."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except FileNotFoundError as exc:
+        raise ImageError("image file is missing", path) from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"image is too large to open safely ({exc})", path) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"cannot read image: {exc}", path) from exc
+
+
+@dataclass(slots=True)
+class Links:
+    """The files that make up one artwork."""
+
+    image: str
+    metadata: list[str] = field(default_factory=list)
+    annotation: str | None = None
+    captions: list[str] = field(default_factory=list)  # Karpathy files that mention the image
+
+
+def default_annotation_rel(image_rel: str) -> str:
+    """Where a new annotation for an image goes: ``annotations/<image stem>.xml``, mirroring subfolders."""
+    p = PurePosixPath(image_rel)
+    return str(PurePosixPath(ANNOTATIONS_DIR_NAME, p.parent, p.stem + ".xml"))
+
+
+def link_files(
+    files: dict[str, FileInfo],
+    voc_files: dict[str, str],
+    caption_files: dict[str, set[str]],
+) -> dict[str, Links]:
+    """Match images to their sidecars.
+
+    ``voc_files`` maps each VOC file to the ``<filename>`` it names; ``caption_files`` maps
+    each Karpathy file to the image file names it lists.  Everything else with a ``.json``
+    or ``.xml`` suffix is metadata.
+    """
+    images = sorted(rel for rel, f in files.items() if f.suffix in IMAGE_EXTS)
+    by_stem: dict[str, list[str]] = {}
+    for rel, f in files.items():
+        if f.suffix in (".json", ".xml") and rel not in voc_files and rel not in caption_files:
+            by_stem.setdefault(f.stem, []).append(rel)
+    voc_by_name: dict[str, list[str]] = {}
+    for rel, named in voc_files.items():
+        voc_by_name.setdefault(PurePosixPath(named.replace("\\", "/")).name, []).append(rel)
+    image_names: dict[str, int] = {}
+    for rel in images:
+        name = PurePosixPath(rel).name
+        image_names[name] = image_names.get(name, 0) + 1
+
+    links: dict[str, Links] = {}
+    for rel in images:
+        p = PurePosixPath(rel)
+        link = Links(rel)
+        candidates = by_stem.get(p.stem, [])
+        same_dir = [c for c in candidates if PurePosixPath(c).parent == p.parent]
+        # Same folder first; elsewhere in the tree only when the stem is unambiguous.
+        link.metadata = sorted(same_dir) if same_dir else (sorted(candidates) if _unique_stem(p.stem, images) else [])
+        link.annotation = _pick_annotation(p, voc_files, voc_by_name, image_names)
+        link.captions = sorted(c for c, names in caption_files.items() if p.name in names)
+        links[rel] = link
+    return links
+
+
+def _unique_stem(stem: str, images: list[str]) -> bool:
+    return sum(1 for rel in images if PurePosixPath(rel).stem == stem) == 1
+
+
+def _pick_annotation(
+    image: PurePosixPath,
+    voc_files: dict[str, str],
+    voc_by_name: dict[str, list[str]],
+    image_names: dict[str, int],
+) -> str | None:
+    preferred = [
+        str(image.parent / (image.stem + ".xml")),
+        str(image.parent / (image.name + ".xml")),
+        default_annotation_rel(str(image)),
+    ]
+    for cand in preferred:
+        cand = cand.removeprefix("./")
+        if cand in voc_files:
+            return cand
+    named = voc_by_name.get(image.name, [])
+    if named and image_names.get(image.name, 0) == 1:
+        return sorted(named)[0]
+    return None

@@ -1,0 +1,492 @@
+"""Model manager: which weight files artannot knows, which are installed, and are they intact.
+
+artannot never downloads weights.  A user copies a file in with ``artannot models import``;
+its sha256 is checked against ``models/manifest.toml`` (or recorded as a custom entry with
+its provenance) before it lands in the user models folder.  Everything that loads weights
+asks :meth:`ModelManager.path_for`, which re-checks the hash whenever the file changed on
+disk, so a corrupted file is refused instead of producing silent garbage.
+
+The user models folder is ``platformdirs.user_data_dir("artannot")/models`` unless
+``ARTANNOT_MODELS_DIR`` (or the ``models_dir`` argument) says otherwise.  It holds the
+imported files plus ``registry.json``, a small index rewritten atomically.
+
+Torch is not imported here: ``artannot models list`` must stay instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import tomllib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Literal
+
+import platformdirs
+
+from artannot.core.errors import ModelError
+
+Role = Literal["detector", "backbone", "scan"]
+ROLES: tuple[str, ...] = ("detector", "backbone", "scan")
+ENV_MODELS_DIR = "ARTANNOT_MODELS_DIR"
+DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
+REGISTRY_NAME = "registry.json"
+_CHUNK = 1 << 20
+
+
+# -- data ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """A weight file artannot knows about (from ``models/manifest.toml``)."""
+
+    name: str
+    role: str
+    architecture: str
+    filename: str
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    size: int | None = None
+    size_mb: float | None = None
+    license: str = ""
+    source: str = ""
+    bundled: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ModelError(f"manifest entry {self.name!r}: unknown role {self.role!r}")
+        if not (self.sha256 or self.sha256_prefix):
+            raise ModelError(f"manifest entry {self.name!r} has neither sha256 nor sha256_prefix")
+
+    @property
+    def hash_is_prefix(self) -> bool:
+        """True when only a prefix is known (torchvision file names): a weaker check."""
+        return not self.sha256
+
+    def matches(self, digest: str) -> bool:
+        if self.sha256:
+            return digest.lower() == self.sha256.lower()
+        return digest.lower().startswith(str(self.sha256_prefix).lower())
+
+
+@dataclass(slots=True)
+class InstalledRecord:
+    """What the registry remembers about one imported or registered file."""
+
+    name: str
+    role: str
+    architecture: str
+    filename: str  # relative to the models folder
+    sha256: str
+    size: int
+    provenance: str = ""
+    imported_at: str = ""
+    custom: bool = False
+
+
+@dataclass(slots=True)
+class ModelStatus:
+    """One row of ``artannot models list``."""
+
+    name: str
+    role: str
+    architecture: str
+    known: bool  # listed in the manifest
+    installed: bool
+    bundled: bool
+    path: Path | None
+    hash_check: Literal["full", "prefix", "recorded"]
+    description: str = ""
+    license: str = ""
+    source: str = ""
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    name: str
+    ok: bool
+    message: str
+    path: Path | None = None
+
+
+@dataclass(slots=True)
+class _Stamp:
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass(slots=True)
+class _Registry:
+    models: dict[str, InstalledRecord] = field(default_factory=dict)
+    stamps: dict[str, _Stamp] = field(default_factory=dict)  # hash cache keyed by path
+
+
+# -- helpers ------------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    """Full sha256 of a file, streamed (checkpoints are hundreds of MB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_manifest(path: Path | None = None) -> list[ManifestEntry]:
+    """Read the manifest; the default is the repository's ``models/manifest.toml``."""
+    path = Path(path) if path is not None else DEFAULT_MANIFEST
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError("model manifest not found", path) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"model manifest is not valid TOML: {exc}", path) from exc
+    entries = [ManifestEntry(**row) for row in data.get("model", [])]
+    names = [e.name for e in entries]
+    if len(set(names)) != len(names):
+        raise ModelError("model manifest lists a name twice", path)
+    return entries
+
+
+def _resolve_bundled(spec: str) -> Path | None:
+    """``package:relative/path`` -> absolute path, without importing the package."""
+    package, _, rel = spec.partition(":")
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(list(found.submodule_search_locations)[0]) / rel
+    return path if path.is_file() else None
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- the manager --------------------------------------------------------------------------
+class ModelManager:
+    """Registry of known and installed weight files (no network, ever)."""
+
+    def __init__(
+        self,
+        models_dir: Path | str | None = None,
+        manifest: Path | str | Iterable[ManifestEntry] | None = None,
+    ) -> None:
+        if models_dir is None:
+            env = os.environ.get(ENV_MODELS_DIR)
+            models_dir = env if env else Path(platformdirs.user_data_dir("artannot")) / "models"
+        self.models_dir = Path(models_dir).expanduser()
+        if manifest is None or isinstance(manifest, (str, Path)):
+            entries = load_manifest(Path(manifest) if manifest is not None else None)
+        else:
+            entries = list(manifest)
+        self.manifest: dict[str, ManifestEntry] = {e.name: e for e in entries}
+
+    # -- registry persistence ------------------------------------------------------------
+    @property
+    def registry_path(self) -> Path:
+        return self.models_dir / REGISTRY_NAME
+
+    def _load(self) -> _Registry:
+        try:
+            raw = json.loads(self.registry_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return _Registry()
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"model registry is unreadable: {exc}", self.registry_path) from exc
+        return _Registry(
+            models={k: InstalledRecord(**v) for k, v in raw.get("models", {}).items()},
+            stamps={k: _Stamp(**v) for k, v in raw.get("stamps", {}).items()},
+        )
+
+    def _save(self, reg: _Registry) -> None:
+        data = {
+            "version": 1,
+            "models": {k: asdict(v) for k, v in sorted(reg.models.items())},
+            "stamps": {k: asdict(v) for k, v in sorted(reg.stamps.items())},
+        }
+        _atomic_write_text(self.registry_path, json.dumps(data, indent=2))
+
+    # -- hashing with a cache: re-hash only when size or mtime changed ---------------------
+    def _digest(self, path: Path, reg: _Registry) -> tuple[str, bool]:
+        st = path.stat()
+        key = str(path.resolve())
+        cached = reg.stamps.get(key)
+        if cached and cached.size == st.st_size and cached.mtime_ns == st.st_mtime_ns:
+            return cached.sha256, False
+        digest = sha256_file(path)
+        reg.stamps[key] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+        return digest, True
+
+    # -- queries ---------------------------------------------------------------------------
+    def entry(self, name: str) -> ManifestEntry | None:
+        return self.manifest.get(name)
+
+    def _location(self, name: str, reg: _Registry) -> tuple[Path | None, bool]:
+        """Where the file for ``name`` is (imported copy first, then the bundled one)."""
+        rec = reg.models.get(name)
+        if rec is not None:
+            p = self.models_dir / rec.filename
+            if p.is_file():
+                return p, False
+        entry = self.manifest.get(name)
+        if entry is not None and entry.bundled:
+            p = _resolve_bundled(entry.bundled)
+            if p is not None:
+                return p, True
+        return None, False
+
+    def list(self) -> list[ModelStatus]:
+        """Known (manifest) entries first, then custom ones; installed or not."""
+        reg = self._load()
+        rows: list[ModelStatus] = []
+        for e in self.manifest.values():
+            path, bundled = self._location(e.name, reg)
+            rows.append(ModelStatus(
+                e.name, e.role, e.architecture, True, path is not None, bundled, path,
+                "prefix" if e.hash_is_prefix else "full", e.description, e.license, e.source,
+            ))
+        for rec in reg.models.values():
+            if rec.name in self.manifest:
+                continue
+            path, _ = self._location(rec.name, reg)
+            rows.append(ModelStatus(
+                rec.name, rec.role, rec.architecture, False, path is not None, False, path,
+                "recorded", "custom model", "", rec.provenance,
+            ))
+        return rows
+
+    def installed(self, role: str | None = None) -> list[ModelStatus]:
+        return [s for s in self.list() if s.installed and (role is None or s.role == role)]
+
+    def path_for(self, name: str) -> Path:
+        """Path of an installed model, after checking its hash (cached by size + mtime)."""
+        reg = self._load()
+        path, _ = self._location(name, reg)
+        if path is None:
+            if name in self.manifest or name in reg.models:
+                raise ModelError(
+                    f"model {name!r} is known but not installed; import its file with "
+                    f"`artannot models import FILE` ({self._source_hint(name)})"
+                )
+            raise ModelError(f"unknown model {name!r}; see `artannot models list`")
+        digest, changed = self._digest(path, reg)
+        self._check(name, digest, reg, path)
+        if changed:
+            self._save_quietly(reg)
+        return path
+
+    def sha256_for(self, name: str) -> str:
+        """Full sha256 of the installed file (recorded with features as provenance)."""
+        path = self.path_for(name)
+        reg = self._load()
+        return self._digest(path, reg)[0]
+
+    def describe(self, name: str) -> tuple[str, str]:
+        """``(role, architecture)`` of a known or custom model."""
+        if name in self.manifest:
+            e = self.manifest[name]
+            return e.role, e.architecture
+        rec = self._load().models.get(name)
+        if rec is None:
+            raise ModelError(f"unknown model {name!r}; see `artannot models list`")
+        return rec.role, rec.architecture
+
+    # -- checks ----------------------------------------------------------------------------
+    def _source_hint(self, name: str) -> str:
+        e = self.manifest.get(name)
+        return f"obtain it from: {e.source}" if e and e.source else "no known source"
+
+    def _check(self, name: str, digest: str, reg: _Registry, path: Path) -> None:
+        entry = self.manifest.get(name)
+        if entry is not None:
+            if not entry.matches(digest):
+                expected = entry.sha256 or f"{entry.sha256_prefix}… (prefix)"
+                raise ModelError(
+                    f"sha256 mismatch for {name!r}: file has {digest}, expected {expected}. "
+                    "The file is corrupted or is not the expected checkpoint; it is refused.",
+                    path,
+                )
+            return
+        rec = reg.models.get(name)
+        if rec is not None and rec.sha256 != digest:
+            raise ModelError(
+                f"sha256 mismatch for custom model {name!r}: file has {digest}, recorded "
+                f"{rec.sha256} at import. The file changed or is corrupted; it is refused.",
+                path,
+            )
+
+    def _save_quietly(self, reg: _Registry) -> None:
+        # Only the hash cache changed: a read-only models folder must not break loading.
+        try:
+            self._save(reg)
+        except OSError:
+            pass
+
+    def verify(self, names: Iterable[str] | None = None) -> list[VerifyResult]:
+        """Re-hash every installed file (ignoring the cache) against manifest or record."""
+        reg = self._load()
+        wanted = set(names) if names is not None else None
+        results: list[VerifyResult] = []
+        for status in self.list():
+            if not status.installed or (wanted is not None and status.name not in wanted):
+                continue
+            assert status.path is not None
+            try:
+                digest = sha256_file(status.path)
+                st = status.path.stat()
+                reg.stamps[str(status.path.resolve())] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+                self._check(status.name, digest, reg, status.path)
+            except ModelError as exc:
+                results.append(VerifyResult(status.name, False, exc.message, status.path))
+            except OSError as exc:
+                results.append(VerifyResult(status.name, False, f"unreadable: {exc}", status.path))
+            else:
+                kind = {"prefix": "sha256 prefix", "full": "sha256", "recorded": "recorded sha256"}
+                results.append(VerifyResult(
+                    status.name, True, f"{kind[status.hash_check]} ok", status.path))
+        if wanted:
+            for missing in sorted(wanted - {r.name for r in results}):
+                results.append(VerifyResult(missing, False, "not installed"))
+        self._save_quietly(reg)
+        return results
+
+    # -- changes ---------------------------------------------------------------------------
+    def _match_manifest(self, digest: str, filename: str) -> ManifestEntry | None:
+        for e in self.manifest.values():
+            if e.matches(digest):
+                return e
+        for e in self.manifest.values():
+            if e.filename == filename:
+                expected = e.sha256 or f"{e.sha256_prefix}… (prefix)"
+                raise ModelError(
+                    f"file is named like {e.name!r} but its sha256 {digest} does not match "
+                    f"the expected {expected}; it is corrupted or a different file and was refused",
+                    filename,
+                )
+        return None
+
+    def import_file(
+        self,
+        path: Path | str,
+        name: str | None = None,
+        role: str | None = None,
+        architecture: str | None = None,
+        provenance: str | None = None,
+    ) -> ModelStatus:
+        """Copy a weight file into the models folder after checking its hash.
+
+        A file matching a manifest entry (by hash, or by ``name``) is installed under that
+        entry; anything else becomes a custom entry and then needs ``role`` and
+        ``architecture`` so the rest of the tool knows how to build a model for it.
+        """
+        src = Path(path)
+        if not src.is_file():
+            raise ModelError("no such file", src)
+        digest = sha256_file(src)
+        if name is not None and name in self.manifest:
+            entry = self.manifest[name]
+            if not entry.matches(digest):
+                expected = entry.sha256 or f"{entry.sha256_prefix}… (prefix)"
+                raise ModelError(
+                    f"sha256 of this file is {digest}, but {name!r} expects {expected}: "
+                    "the file is corrupted or is not that checkpoint; it was not imported",
+                    src,
+                )
+        else:
+            entry = self._match_manifest(digest, src.name) if name is None else None
+        if entry is not None:
+            if entry.size is not None and src.stat().st_size != entry.size:
+                raise ModelError(f"size {src.stat().st_size} differs from expected {entry.size}", src)
+            record = InstalledRecord(
+                entry.name, entry.role, entry.architecture, entry.filename, digest,
+                src.stat().st_size, provenance or f"imported from {src.resolve()}",
+            )
+        else:
+            if role is None or architecture is None:
+                raise ModelError(
+                    f"file (sha256 {digest[:12]}…) matches no known model; to record it as a "
+                    "custom model give --name, --role and --architecture",
+                    src,
+                )
+            record = self._custom_record(src, name or src.stem, role, architecture, digest,
+                                         provenance or f"imported from {src.resolve()}")
+        return self._install(src, record, digest)
+
+    def register(
+        self,
+        path: Path | str,
+        name: str,
+        role: str,
+        architecture: str,
+        provenance: str,
+    ) -> ModelStatus:
+        """Record a file artannot produced itself (e.g. a trained SCAN checkpoint).
+
+        The file is copied into the models folder unless it already lives there; a name
+        registered before is replaced (retraining), a manifest name is refused.
+        """
+        src = Path(path)
+        if not src.is_file():
+            raise ModelError("no such file", src)
+        if name in self.manifest:
+            raise ModelError(f"{name!r} is a manifest name; choose another name for your model")
+        digest = sha256_file(src)
+        record = self._custom_record(src, name, role, architecture, digest, provenance)
+        return self._install(src, record, digest)
+
+    def _custom_record(
+        self, src: Path, name: str, role: str, architecture: str, digest: str, provenance: str
+    ) -> InstalledRecord:
+        if role not in ROLES:
+            raise ModelError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ModelError(f"invalid model name {name!r}")
+        suffix = "".join(src.suffixes[-1:]) or ".pt"
+        return InstalledRecord(
+            name, role, architecture, f"{name}-{digest[:8]}{suffix}", digest,
+            src.stat().st_size, provenance, custom=True,
+        )
+
+    def _install(self, src: Path, record: InstalledRecord, digest: str) -> ModelStatus:
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        dst = self.models_dir / record.filename
+        if src.resolve() != dst.resolve():
+            fd, tmp = tempfile.mkstemp(dir=self.models_dir, prefix=f".{dst.name}.", suffix=".part")
+            os.close(fd)
+            try:
+                shutil.copyfile(src, tmp)
+                copied = sha256_file(Path(tmp))
+                if copied != digest:  # the source changed while we read it, or a disk error
+                    raise ModelError("copy does not match the source hash; nothing was imported", src)
+                os.replace(tmp, dst)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        record.imported_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        reg = self._load()
+        old = reg.models.get(record.name)
+        if old is not None and old.filename != record.filename:
+            (self.models_dir / old.filename).unlink(missing_ok=True)
+        reg.models[record.name] = record
+        st = dst.stat()
+        reg.stamps[str(dst.resolve())] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+        self._save(reg)
+        return next(s for s in self.list() if s.name == record.name)

@@ -1,0 +1,62 @@
+"""One configuration for a SCAN model and its training; stored in every checkpoint.
+
+Defaults follow the thesis (section 4.4) and the SCAN paper where the thesis is silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from artannot.retrieval.attention import AGGREGATIONS, CROSS_ATTN, RAW_NORMS
+
+
+@dataclass
+class ScanConfig:
+    """Model and training options; every field is a CLI option of ``artannot train``."""
+
+    # model
+    embed_size: int = 1024
+    word_dim: int = 300
+    text_encoder: str = "phrase"  # registry name: phrase | word
+    num_layers: int = 1
+    bidirectional: bool = True
+    cross_attn: str = "i2t"
+    agg: str = "AVG"
+    lambda_softmax: float = 4.0  # thesis; the SCAN paper uses 9
+    lambda_lse: float = 6.0
+    raw_feature_norm: str = "clipped_l2norm"
+    # loss
+    margin: float = 0.2
+    max_violation: bool = True
+    # optimisation
+    lr: float = 2e-4
+    lr_update: int = 15  # epochs before the x0.1 decay
+    num_epochs: int = 30
+    batch_size: int = 128
+    grad_clip: float = 2.0
+    seed: int = 0
+    # vocabulary
+    min_phrase_count: int = 4
+    min_word_count: int = 1
+    # evaluation shards (images x texts per block)
+    eval_shard: int = 128
+
+    def __post_init__(self) -> None:
+        if self.cross_attn not in CROSS_ATTN:
+            raise ValueError(f"cross_attn must be one of {CROSS_ATTN}, not {self.cross_attn!r}")
+        if self.agg not in AGGREGATIONS:
+            raise ValueError(f"agg must be one of {AGGREGATIONS}, not {self.agg!r}")
+        if self.raw_feature_norm not in RAW_NORMS:
+            raise ValueError(f"raw_feature_norm must be one of {RAW_NORMS}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScanConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def replace(self, **changes: Any) -> ScanConfig:
+        return ScanConfig.from_dict({**self.to_dict(), **changes})

@@ -1,0 +1,140 @@
+"""SCAN training data from plain in-memory inputs, plus the builder from the real stores.
+
+An artwork is its region features [k, d] and its sequence of normalised noun phrases. The
+builder from the catalog and the feature store only depends on the small protocols below, so
+it works with whatever objects provide those methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from artannot.core.errors import ArtannotError
+from artannot.retrieval.encoders import TextBatch
+from artannot.retrieval.vocab import ScanVocab
+
+
+class ScanDataError(ArtannotError):
+    """Training data for SCAN is missing or inconsistent."""
+
+    code = "E601"
+
+
+@dataclass
+class ArtworkItem:
+    """One artwork as SCAN sees it."""
+
+    id: str
+    features: np.ndarray  # [k, d], float16 or float32
+    phrases: list[str]
+    split: str = "train"
+
+
+class FeatureRecordLike(Protocol):
+    features: np.ndarray
+    whole_image_feature: np.ndarray
+
+
+class FeatureStoreLike(Protocol):
+    def get(self, artwork_id: str) -> FeatureRecordLike: ...
+
+
+class CatalogLike(Protocol):
+    def artworks(self) -> Iterable[Any]: ...
+
+    def phrases(self, artwork_id: str) -> Sequence[Any]: ...
+
+
+def encode_texts(vocab: ScanVocab, texts: Sequence[Sequence[str]]) -> TextBatch:
+    """Pad phrase sequences (and the words of each phrase) into a :class:`TextBatch`."""
+    n = max(1, max((len(t) for t in texts), default=1))
+    words = [[vocab.encode_words(p) for p in t] for t in texts]
+    w = max(1, max((len(x) for t in words for x in t), default=1))
+    pids = torch.zeros(len(texts), n, dtype=torch.long)
+    wids = torch.zeros(len(texts), n, w, dtype=torch.long)
+    wlen = torch.zeros(len(texts), n, dtype=torch.long)
+    for b, (t, tw) in enumerate(zip(texts, words)):
+        if t:
+            pids[b, :len(t)] = torch.tensor(vocab.encode_phrases(list(t)))
+        for j, ids in enumerate(tw):
+            wids[b, j, :len(ids)] = torch.tensor(ids)
+            wlen[b, j] = len(ids)
+    lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
+    return TextBatch(pids, lengths, wids, wlen)
+
+
+def pad_features(feats: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack variable-k region features into [B, kmax, d] with a region mask [B, kmax]."""
+    k = max(f.shape[0] for f in feats)
+    d = feats[0].shape[1]
+    out = torch.zeros(len(feats), k, d, dtype=torch.float32)
+    mask = torch.zeros(len(feats), k, dtype=torch.bool)
+    for b, f in enumerate(feats):
+        out[b, :f.shape[0]] = torch.from_numpy(np.asarray(f, dtype=np.float32))
+        mask[b, :f.shape[0]] = True
+    return out, mask
+
+
+class ScanDataset:
+    """Artworks with features and phrase sequences; splits by name."""
+
+    def __init__(self, items: Sequence[ArtworkItem], vocab: ScanVocab | None = None, *,
+                 min_phrase_count: int = 4, min_word_count: int = 1) -> None:
+        items = [it for it in items if it.phrases and len(it.features)]
+        if not items:
+            raise ScanDataError("no artwork has both region features and phrases")
+        dims = {int(np.asarray(it.features).shape[1]) for it in items}
+        if len(dims) != 1:
+            raise ScanDataError(f"region features of different dimensions: {sorted(dims)}")
+        self.items = list(items)
+        self.feature_dim = dims.pop()
+        if vocab is None:
+            vocab = ScanVocab.build((it.phrases for it in self.items if it.split == "train"),
+                                    min_phrase_count=min_phrase_count,
+                                    min_word_count=min_word_count)
+        self.vocab = vocab
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def split(self, name: str) -> list[ArtworkItem]:
+        return [it for it in self.items if it.split == name]
+
+    def batches(self, items: Sequence[ArtworkItem], batch_size: int,
+                order: Sequence[int] | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, TextBatch]]:
+        """Collated (features, region mask, texts) batches over ``items`` in ``order``."""
+        idx = list(order) if order is not None else list(range(len(items)))
+        for s in range(0, len(idx), batch_size):
+            chunk = [items[i] for i in idx[s:s + batch_size]]
+            feats, mask = pad_features([it.features for it in chunk])
+            yield feats, mask, encode_texts(self.vocab, [it.phrases for it in chunk])
+
+
+def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
+                        coarse: bool = False, vocab: ScanVocab | None = None,
+                        min_phrase_count: int = 4) -> ScanDataset:
+    """Build the dataset from the collection catalog and the region feature store.
+
+    ``coarse`` uses the whole-image feature (k = 1, thesis chapter 3) instead of the regions.
+    Artworks without features or phrases are skipped.
+    """
+    items: list[ArtworkItem] = []
+    for art in catalog.artworks():
+        aid = getattr(art, "id", art)
+        try:
+            rec = store.get(aid)
+        except (KeyError, FileNotFoundError, ArtannotError):
+            continue
+        if rec is None:
+            continue
+        feats = np.asarray(rec.whole_image_feature)[None, :] if coarse else np.asarray(rec.features)
+        phrases = [getattr(p, "norm", p) for p in catalog.phrases(aid)]
+        items.append(ArtworkItem(str(aid), feats, [p for p in phrases if p],
+                                 getattr(art, "split", None) or "train"))
+    return ScanDataset(items, vocab, min_phrase_count=min_phrase_count)

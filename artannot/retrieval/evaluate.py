@@ -1,0 +1,210 @@
+"""Recall@K / medr / meanr for image annotation (i->t) and image retrieval (t->i).
+
+The score matrix is computed in shards of images x texts (see docs/evaluation.md for the
+exact protocol); only the [N_img, N_txt] score matrix is ever held whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from artannot.retrieval.data import ArtworkItem, ScanDataset, encode_texts, pad_features
+from artannot.retrieval.scan import ScanModel
+from artannot.retrieval.vocab import ScanVocab
+
+KS = (1, 5, 10)
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def best_ranks(scores: np.ndarray, positives: Sequence[Sequence[int]]) -> np.ndarray:
+    """0-based rank of the best-ranked positive candidate for each query row.
+
+    Ties count against the query (a positive tied with a negative ranks below it), so a
+    constant scorer cannot look good.
+    """
+    ranks = np.empty(scores.shape[0], dtype=np.int64)
+    for q, pos in enumerate(positives):
+        row = scores[q]
+        best = row[list(pos)].max()
+        others = np.ones(row.shape[0], dtype=bool)
+        others[list(pos)] = False
+        ranks[q] = int((row[others] >= best).sum())
+    return ranks
+
+
+@dataclass
+class DirectionMetrics:
+    r1: float
+    r5: float
+    r10: float
+    medr: float
+    meanr: float
+
+
+def direction_metrics(ranks: np.ndarray) -> DirectionMetrics:
+    """Recall in percent; medr/meanr are 1-based as in SCAN."""
+    r = [100.0 * float((ranks < k).mean()) for k in KS]
+    return DirectionMetrics(r[0], r[1], r[2], float(np.floor(np.median(ranks)) + 1),
+                            float(ranks.mean() + 1))
+
+
+@dataclass
+class RetrievalMetrics:
+    """Both directions and rsum (sum of the six recalls)."""
+
+    i2t: DirectionMetrics
+    t2i: DirectionMetrics
+    n_images: int
+    n_texts: int
+    label: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rsum(self) -> float:
+        return (self.i2t.r1 + self.i2t.r5 + self.i2t.r10 + self.t2i.r1 + self.t2i.r5
+                + self.t2i.r10)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"label": self.label, "n_images": self.n_images, "n_texts": self.n_texts,
+                "image_annotation": asdict(self.i2t), "image_retrieval": asdict(self.t2i),
+                "rsum": self.rsum, **self.extra}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def metrics_from_scores(scores: np.ndarray, img_to_txt: Sequence[Sequence[int]],
+                        label: str = "") -> RetrievalMetrics:
+    """Both directions from a score matrix [N_img, N_txt] and each image's correct texts."""
+    txt_to_img: list[list[int]] = [[] for _ in range(scores.shape[1])]
+    for i, ts in enumerate(img_to_txt):
+        for t in ts:
+            txt_to_img[t].append(i)
+    i2t = direction_metrics(best_ranks(scores, img_to_txt))
+    keep = [t for t, v in enumerate(txt_to_img) if v]
+    t2i = direction_metrics(best_ranks(scores.T[keep], [txt_to_img[t] for t in keep]))
+    return RetrievalMetrics(i2t, t2i, scores.shape[0], len(keep), label)
+
+
+def format_table(rows: Sequence[RetrievalMetrics], title: str = "") -> str:
+    """Markdown in the layout of the thesis' Table 4.1 (plus rsum, medr)."""
+    out = [f"**{title}**", ""] if title else []
+    out += ["| Method | Ann. R@1 | R@5 | R@10 | medr | Retr. R@1 | R@5 | R@10 | medr | rsum |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in rows:
+        a, r = m.i2t, m.t2i
+        out.append(f"| {m.label} | {a.r1:.1f} | {a.r5:.1f} | {a.r10:.1f} | {a.medr:.0f} | "
+                   f"{r.r1:.1f} | {r.r5:.1f} | {r.r10:.1f} | {r.medr:.0f} | {m.rsum:.1f} |")
+    return "\n".join(out)
+
+
+@torch.no_grad()
+def encode_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
+                 batch_size: int = 128, device: torch.device | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Joint-space regions [N, k, D] + mask and contextual phrases [N, n, D] + mask."""
+    device = device or next(model.parameters()).device
+    kmax = max(it.features.shape[0] for it in items)
+    nmax = max(len(it.phrases) for it in items)
+    D = model.config.embed_size
+    img = torch.zeros(len(items), kmax, D, device=device)
+    img_mask = torch.zeros(len(items), kmax, dtype=torch.bool, device=device)
+    txt = torch.zeros(len(items), nmax, D, device=device)
+    txt_mask = torch.zeros(len(items), nmax, dtype=torch.bool, device=device)
+    for s in range(0, len(items), batch_size):
+        chunk = items[s:s + batch_size]
+        f, m = pad_features([it.features for it in chunk])
+        tb = encode_texts(vocab, [it.phrases for it in chunk]).to(device)
+        e = model.encode_images(f.to(device), m.to(device))
+        img[s:s + len(chunk), :e.shape[1]] = e
+        img_mask[s:s + len(chunk), :e.shape[1]] = m.to(device)
+        t = model.encode_texts(tb)
+        txt[s:s + len(chunk), :t.shape[1]] = t
+        txt_mask[s:s + len(chunk), :t.shape[1]] = tb.mask
+    return img, img_mask, txt, txt_mask
+
+
+@torch.no_grad()
+def evaluate_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
+                   shard: int | None = None, device: torch.device | None = None,
+                   label: str = "") -> RetrievalMetrics:
+    """Artwork-level retrieval: one phrase sequence per artwork is its only correct text."""
+    was_training = model.training
+    model.eval()
+    if device is not None:
+        model.to(device)
+    img, im, txt, tm = encode_items(model, vocab, items, device=device)
+    scores = model.sharded_similarity(img, im, txt, tm, shard).numpy()
+    model.train(was_training)
+    return metrics_from_scores(scores, [[i] for i in range(len(items))],
+                               label or _label(model))
+
+
+def evaluate(model: ScanModel, dataset: ScanDataset, split: str = "test", *,
+             shard: int | None = None, device: torch.device | None = None) -> RetrievalMetrics:
+    """Evaluate on a named split of ``dataset``."""
+    return evaluate_items(model, dataset.vocab, dataset.split(split), shard=shard, device=device)
+
+
+def _label(model: ScanModel) -> str:
+    c = model.config
+    return f"{c.cross_attn.replace('2', '-')} {c.agg} ({c.text_encoder})"
+
+
+# -- fragments ---------------------------------------------------------------------------
+@dataclass
+class FragmentSample:
+    """Ground-truth boxes of one artwork: features computed for those boxes, and their phrases."""
+
+    artwork_id: str
+    box_features: np.ndarray  # [m, d]
+    phrases: list[str]  # phrase of each box (VOC <name>, normalised)
+
+
+@torch.no_grad()
+def embed_phrases(model: ScanModel, vocab: ScanVocab, phrases: Sequence[str],
+                  batch_size: int = 512) -> torch.Tensor:
+    """Stand-alone phrase vectors [P, D]: each phrase encoded as a sequence of one phrase."""
+    device = next(model.parameters()).device
+    out = []
+    for s in range(0, len(phrases), batch_size):
+        tb = encode_texts(vocab, [[p] for p in phrases[s:s + batch_size]]).to(device)
+        out.append(model.encode_texts(tb)[:, 0])
+    D = model.config.embed_size
+    return torch.cat(out) if out else torch.zeros(0, D, device=device)
+
+
+@torch.no_grad()
+def embed_regions(model: ScanModel, features: np.ndarray) -> torch.Tensor:
+    """Single regions [R, d] -> joint-space unit vectors [R, D]."""
+    device = next(model.parameters()).device
+    f = torch.from_numpy(np.asarray(features, dtype=np.float32)).to(device)
+    return model.encode_images(f[:, None, :], torch.ones(len(f), 1, dtype=torch.bool,
+                                                          device=device))[:, 0]
+
+
+@torch.no_grad()
+def evaluate_fragments(model: ScanModel, vocab: ScanVocab, samples: Sequence[FragmentSample],
+                       label: str = "") -> RetrievalMetrics:
+    """Fragment level (thesis 4.4): rank distinct phrases per box and boxes per phrase.
+
+    Candidates texts are the distinct phrases of the test boxes; a box's correct text is its
+    own phrase, and a phrase's correct boxes are all boxes labelled with it.
+    """
+    model.eval()
+    feats = np.concatenate([s.box_features for s in samples])
+    labels = [p for s in samples for p in s.phrases]
+    uniq = sorted(set(labels))
+    pos = {p: i for i, p in enumerate(uniq)}
+    scores = model.fragment_scores(embed_regions(model, feats),
+                                   embed_phrases(model, vocab, uniq)).cpu().numpy()
+    return metrics_from_scores(scores, [[pos[p]] for p in labels], label or _label(model))

@@ -1,0 +1,154 @@
+"""Training loop: per-epoch checkpoints (resumable), validation rsum, best checkpoint kept.
+
+Deterministic given the config seed: the shuffle order of epoch e depends only on (seed, e),
+so a run interrupted after epoch e and resumed matches an uninterrupted run on the CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from artannot.retrieval.checkpoint import build_model, load_checkpoint, save_checkpoint
+from artannot.retrieval.config import ScanConfig
+from artannot.retrieval.data import ScanDataError, ScanDataset
+from artannot.retrieval.evaluate import RetrievalMetrics, default_device, evaluate_items
+from artannot.retrieval.loss import contrastive_loss
+from artannot.retrieval.scan import ScanModel
+
+LAST = "last.pt"
+BEST = "best.pt"
+
+
+@dataclass
+class TrainProgress:
+    """What a progress callback receives: after every batch, and at the end of each epoch."""
+
+    epoch: int  # 1-based
+    num_epochs: int
+    batch: int
+    num_batches: int
+    loss: float
+    lr: float
+    val: RetrievalMetrics | None = None  # set at the end of an epoch
+    epoch_seconds: float | None = None
+
+
+@dataclass
+class TrainResult:
+    model: ScanModel
+    epochs_done: int
+    best_rsum: float
+    best_path: Path | None
+    last_path: Path | None
+    interrupted: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def lr_at(config: ScanConfig, epoch: int) -> float:
+    """Step decay x0.1 every ``lr_update`` epochs (epoch is 0-based)."""
+    return config.lr * (0.1 ** (epoch // config.lr_update)) if config.lr_update > 0 else config.lr
+
+
+def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n, generator=g).tolist()
+
+
+def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
+          progress: Callable[[TrainProgress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, resume: bool = True,
+          device: torch.device | str | None = None, val_split: str = "val") -> TrainResult:
+    """Train SCAN on ``dataset``'s train split, validating on ``val_split`` every epoch.
+
+    ``should_stop`` is polled between batches; an interrupted epoch is discarded and the run
+    resumes from the last completed epoch (``out_dir/last.pt``) when called again.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(device) if device is not None else default_device()
+    train_items = dataset.split("train")
+    val_items = dataset.split(val_split)
+    if len(train_items) < 2:
+        raise ScanDataError("need at least two training artworks")
+
+    start_epoch, best_rsum, history, opt_state = 0, float("-inf"), [], None
+    last_path, best_path = out / LAST, out / BEST
+    if resume and last_path.is_file():
+        ck = load_checkpoint(last_path)
+        if ck.config.to_dict() != config.to_dict():
+            # Resume trusts the stored config; a changed number of epochs is allowed.
+            config = ck.config.replace(num_epochs=config.num_epochs)
+        model = ck.model
+        start_epoch, best_rsum, history, opt_state = (ck.epoch, ck.best_rsum, ck.history,
+                                                      ck.optimizer_state)
+        model.config = config
+        vocab = ck.vocab
+        if ck.rng_state is not None:
+            torch.set_rng_state(ck.rng_state)
+    else:
+        vocab = dataset.vocab
+        model = build_model(config, vocab, dataset.feature_dim)
+    model.to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    if opt_state is not None:
+        optimizer.load_state_dict(opt_state)
+
+    # The vocabulary of the model wins (resumed runs keep their ids).
+    data = dataset if vocab is dataset.vocab else ScanDataset(dataset.items, vocab)
+    nb = (len(train_items) + config.batch_size - 1) // config.batch_size
+    interrupted = False
+    epoch = start_epoch
+    for epoch in range(start_epoch, config.num_epochs):
+        lr = lr_at(config, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        t0 = time.perf_counter()
+        order = _epoch_order(len(train_items), config.seed, epoch)
+        for b, (feats, mask, text) in enumerate(data.batches(train_items, config.batch_size,
+                                                             order)):
+            if should_stop is not None and should_stop():
+                interrupted = True
+                break
+            if feats.shape[0] < 2:
+                continue  # a triplet loss needs a negative
+            scores = model(feats.to(dev), mask.to(dev), text.to(dev))
+            loss = contrastive_loss(scores, margin=config.margin,
+                                    max_violation=config.max_violation)
+            optimizer.zero_grad()
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            if progress is not None:
+                progress(TrainProgress(epoch + 1, config.num_epochs, b + 1, nb, loss.item(), lr))
+        if interrupted:
+            break
+        secs = time.perf_counter() - t0
+        val = (evaluate_items(model, vocab, val_items, device=dev, label="val")
+               if len(val_items) >= 2 else None)
+        rsum = val.rsum if val is not None else -float(epoch)
+        history.append({"epoch": epoch + 1, "seconds": secs, "lr": lr,
+                        "val": val.to_dict() if val is not None else None})
+        improved = rsum > best_rsum
+        if improved:
+            best_rsum = rsum
+            save_checkpoint(best_path, model, vocab, epoch=epoch + 1, best_rsum=best_rsum,
+                            history=history)
+        save_checkpoint(last_path, model, vocab, epoch=epoch + 1, best_rsum=best_rsum,
+                        history=history, optimizer=optimizer)
+        if progress is not None:
+            progress(TrainProgress(epoch + 1, config.num_epochs, nb, nb, float("nan"), lr, val,
+                                   secs))
+        if should_stop is not None and should_stop():
+            interrupted = epoch + 1 < config.num_epochs
+            break
+    done = len(history)
+    return TrainResult(model, done, best_rsum, best_path if best_path.is_file() else None,
+                       last_path if last_path.is_file() else None, interrupted, history)

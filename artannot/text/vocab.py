@@ -1,0 +1,183 @@
+"""Phrase and word vocabularies for the SCAN text side.
+
+The thesis keeps phrases seen at least 4 times (plus ``<pad> <start> <end> <unk>``); most
+phrases in val/test are then unknown. So that an unknown phrase can still be embedded (compose
+it from its words, DESIGN section 3), a word vocabulary is built from the same phrases.
+Counts of every phrase seen are kept in the file, so a threshold can be changed later without
+re-reading the collection.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from artannot.core.errors import ArtannotError
+from artannot.core.safe_io import atomic_write
+
+PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
+SPECIALS: tuple[str, ...] = (PAD, START, END, UNK)
+PAD_ID, START_ID, END_ID, UNK_ID = 0, 1, 2, 3
+
+_TOKEN_RE = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")
+
+
+class VocabError(ArtannotError):
+    """A vocabulary file is missing, malformed or of the wrong kind."""
+
+    code = "E603"
+
+
+def phrase_tokens(norm: str) -> list[str]:
+    """Word tokens of a phrase: "claw-like foam of the sea" -> claw-like, foam, of, the, sea.
+
+    Hyphenated and apostrophe words stay whole, punctuation goes; the input is expected to be
+    normalised already (lower-case) but the tokens are lower-cased again to be safe.
+    """
+    return [t.lower() for t in _TOKEN_RE.findall(norm)]
+
+
+class Vocab:
+    """Items with counts; ids ordered by count (descending) then text, after the specials."""
+
+    kind: ClassVar[str] = "vocab"
+
+    def __init__(self, counts: Counter[str] | dict[str, int], min_count: int) -> None:
+        if min_count < 1:
+            raise ValueError(f"min_count must be >= 1, got {min_count}")
+        self.min_count = min_count
+        self.counts: Counter[str] = Counter({k: int(v) for k, v in counts.items() if k not in SPECIALS})
+        kept = sorted((k for k, c in self.counts.items() if c >= min_count), key=lambda k: (-self.counts[k], k))
+        self.itos: list[str] = [*SPECIALS, *kept]
+        self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.stoi
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and self.min_count == other.min_count  # type: ignore[attr-defined]
+            and self.itos == other.itos  # type: ignore[attr-defined]
+            and self.counts == other.counts  # type: ignore[attr-defined]
+        )
+
+    def id(self, item: str) -> int:
+        return self.stoi.get(item, UNK_ID)
+
+    def encode(self, items: Sequence[str], add_start_end: bool = False) -> list[int]:
+        """Ids of ``items``; anything unknown becomes ``<unk>``."""
+        ids = [self.stoi.get(x, UNK_ID) for x in items]
+        return [START_ID, *ids, END_ID] if add_start_end else ids
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.itos[i] for i in ids]
+
+    # ------------------------------------------------------------------ persistence
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "version": 1,
+            "min_count": self.min_count,
+            "specials": list(SPECIALS),
+            "itos": self.itos,
+            "counts": dict(sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
+
+    def save(self, path: Path | str) -> None:
+        """Write atomically: a crash mid-write must not leave a truncated vocabulary."""
+        atomic_write_json(Path(path), self.to_json())
+
+    @classmethod
+    def load(cls, path: Path | str) -> Vocab:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise VocabError(f"cannot read vocabulary: {exc}", path) from exc
+        if not isinstance(data, dict) or data.get("kind") != cls.kind:
+            raise VocabError(f"not a {cls.kind} vocabulary file", path)
+        if list(data.get("specials", [])) != list(SPECIALS):
+            raise VocabError("special tokens differ from <pad> <start> <end> <unk>", path)
+        vocab = cls(Counter(data.get("counts", {})), int(data.get("min_count", 1)))
+        if data.get("itos") and list(data["itos"]) != vocab.itos:
+            # ids must stay what a trained model saw: trust the stored order
+            vocab.itos = list(data["itos"])
+            vocab.stoi = {s: i for i, s in enumerate(vocab.itos)}
+        return vocab
+
+    # ------------------------------------------------------------------ reporting
+
+    def coverage(self, sequences: Iterable[Sequence[str]]) -> dict[str, float | int]:
+        """How much of ``sequences`` (e.g. val/test) the vocabulary covers.
+
+        Occurrence shares are 0.0 when there is nothing to cover.
+        """
+        occ = Counter(x for seq in sequences for x in seq)
+        total = sum(occ.values())
+        known = sum(c for x, c in occ.items() if x in self.stoi)
+        types_known = sum(1 for x in occ if x in self.stoi)
+        return {
+            "occurrences": total,
+            "in_vocab": known,
+            "oov": total - known,
+            "in_vocab_share": known / total if total else 0.0,
+            "oov_share": (total - known) / total if total else 0.0,
+            "types": len(occ),
+            "types_in_vocab": types_known,
+            "types_oov": len(occ) - types_known,
+        }
+
+
+class PhraseVocab(Vocab):
+    """Normalised phrases -> ids (thesis: min_count 4)."""
+
+    kind = "phrase"
+
+    @classmethod
+    def build(cls, sequences: Iterable[Sequence[str]], min_count: int = 4) -> PhraseVocab:
+        """Count phrase occurrences over the (train) sequences, one sequence per artwork."""
+        return cls(Counter(p for seq in sequences for p in seq), min_count)
+
+    def word_vocab(self, min_count: int = 2) -> WordVocab:
+        """Words of every counted phrase, weighted by phrase counts (rare phrases included)."""
+        words: Counter[str] = Counter()
+        for phrase, count in self.counts.items():
+            for w in phrase_tokens(phrase):
+                words[w] += count
+        return WordVocab(words, min_count)
+
+
+class WordVocab(Vocab):
+    """Words of phrases -> ids, so an out-of-vocabulary phrase can be embedded from its words."""
+
+    kind = "word"
+
+    @classmethod
+    def build(cls, sequences: Iterable[Sequence[str]], min_count: int = 2) -> WordVocab:
+        """``sequences`` are phrase sequences; each phrase contributes its words."""
+        return cls(Counter(w for seq in sequences for p in seq for w in phrase_tokens(p)), min_count)
+
+    def encode_phrase(self, norm: str) -> list[int]:
+        """Word ids of one phrase (unknown words -> ``<unk>``)."""
+        return self.encode(phrase_tokens(norm))
+
+    def composable(self, norm: str) -> bool:
+        """True if every word of the phrase is known: the phrase can be embedded from words."""
+        toks = phrase_tokens(norm)
+        return bool(toks) and all(t in self.stoi for t in toks)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """JSON through core's crash-safe write: readers never see half a file; no ``.bak`` kept
+    because these files are derived and can be rebuilt."""
+    payload = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+    atomic_write(Path(path), payload, backup=False)
