@@ -46,7 +46,7 @@ class AnnotationCanvas(QGraphicsView):
 
     selectionChanged = Signal(list)  # selected region indices
     boxDrawn = Signal(QRectF)  # new box, scene edges, already rounded and clamped
-    boxesEdited = Signal(dict)  # {index: QRectF} after a move/resize drag
+    boxesEdited = Signal(object)  # {index: QRectF} after a move/resize drag (object: int keys)
     boxDoubleClicked = Signal(int)
     modeChanged = Signal(str)
     zoomChanged = Signal(float)
@@ -74,7 +74,7 @@ class AnnotationCanvas(QGraphicsView):
         self._loader = PyramidLoader(self)
         self._loader.levelReady.connect(self._on_level)
         self._loader.loadFailed.connect(self.imageFailed)
-        self._size = (0, 0)
+        self._size = (1, 1)  # never zero: fit computations divide by it
         self._items: list[BoxItem] = []
         self._doc: RegionDocument | None = None
         self._mode = Mode.SELECT
@@ -177,6 +177,8 @@ class AnnotationCanvas(QGraphicsView):
         self._auto_fit = True
         vp = self.viewport().size()
         w, h = self._size
+        if vp.width() < 2 or vp.height() < 2:
+            return
         self.set_scale(min(vp.width() / w, vp.height() / h))
         self.centerOn(w / 2, h / 2)
 
@@ -398,16 +400,14 @@ class AnnotationCanvas(QGraphicsView):
                 return
         super().mouseDoubleClickEvent(event)
 
-    def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
-        if event.key() == Qt.Key.Key_Escape:
-            if self._drag is not None:
-                self._cancel_drag()
-            elif self._mode is Mode.DRAW:
-                self.set_mode(Mode.SELECT)
-            else:
-                self.select_indices([])
-            return
-        super().keyPressEvent(event)
+    def cancel(self) -> None:
+        """Esc: abandon a drag, else leave draw mode, else clear the selection."""
+        if self._drag is not None:
+            self._cancel_drag()
+        elif self._mode is Mode.DRAW:
+            self.set_mode(Mode.SELECT)
+        else:
+            self.select_indices([])
 
     def _cancel_drag(self) -> None:
         """Abandon a drag in progress: items go back to their document geometry."""

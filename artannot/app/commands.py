@@ -104,6 +104,18 @@ class InsertRegionsCommand(QUndoCommand):
         start = len(doc)
         self._items = [(start + k, r) for k, r in enumerate(regions)]
 
+    def indices(self) -> list[int]:
+        return [i for i, _ in self._items]
+
+    def amend(self, index: int, region: Region) -> None:
+        """Change an inserted region while this command is on top of the stack.
+
+        Used when a drawn box is labelled in the dialog that follows the drag: box and
+        label stay one undo step.
+        """
+        self._items = [(i, region if i == index else r) for i, r in self._items]
+        self._doc._replace({index: region})
+
     def redo(self) -> None:
         self._doc._insert(self._items)
 

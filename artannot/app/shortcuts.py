@@ -41,7 +41,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("delete", "Delete box", ("Delete",), "Delete the selected boxes, or reject selected proposals."),
     ActionSpec("duplicate", "Duplicate box", ("Ctrl+D",), "Duplicate the selected boxes (offset by 10 px)."),
     ActionSpec("paste_previous", "Copy boxes of previous artwork", ("Ctrl+V",), "Add the boxes of the previously viewed artwork to this one.", scope="window"),
-    ActionSpec("accept_proposal", "Accept proposal", ("Return", "Enter"), "Turn the selected dashed proposals into manual boxes."),
+    ActionSpec("accept_proposal", "Accept proposal", ("Return", "Enter"), "Turn the selected dashed proposals into manual boxes.", scope="canvas"),
     ActionSpec("select_all", "Select all boxes", ("Ctrl+A",), "Select every box of this artwork.", scope="canvas"),
     ActionSpec("verify", "Verified", ("Space",), "Mark this artwork's annotation as verified (or not).", scope="window", checkable=True),
     ActionSpec("undo", "Undo", ("Ctrl+Z",), "Undo the last edit of this artwork.", scope="window"),

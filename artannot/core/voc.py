@@ -218,17 +218,13 @@ def build_tree(ann: Annotation) -> etree._Element:
     """A new document root for ``ann``, reusing its parsed tree so nothing unknown is lost."""
     original = ann.tree.getroot() if ann.tree is not None else None
     root = copy.deepcopy(original) if original is not None else etree.Element("annotation")
-    # Map each region's source <object> to its copy in ``root`` by child index.
+    # Each region starts from a copy of the <object> it was read from (whatever document that
+    # was: an earlier save, another artwork for pasted boxes), so unknown children survive edits,
+    # duplicates and saves that rebuild the tree.
     objects: list[etree._Element] = []
-    used: set[int] = set()
     for region in ann.regions:
-        el = region.element
-        src = None
-        if original is not None and el is not None and el.getparent() is original:
-            idx = original.index(el)
-            src = root[idx] if idx not in used else copy.deepcopy(root[idx])
-            used.add(idx)
-        obj = src if src is not None else etree.Element("object")
+        obj = copy.deepcopy(region.element) if region.element is not None else etree.Element("object")
+        obj.tail = None
         _fill_object(obj, region)
         objects.append(obj)
     for child in list(root):

@@ -27,11 +27,13 @@ RAW_NORMS: tuple[str, ...] = ("clipped_l2norm", "l2norm", "softmax", "no_norm", 
                               "l1norm", "clipped_l1norm")
 AGGREGATIONS: tuple[str, ...] = ("AVG", "LSE", "MAX")
 _EPS = 1e-8
+_TINY = 1e-16
 
 
 def l2norm(x: torch.Tensor, dim: int = -1, eps: float = _EPS) -> torch.Tensor:
     """L2-normalise along ``dim`` (zero vectors stay zero)."""
-    return x / (x.pow(2).sum(dim=dim, keepdim=True).sqrt() + eps)
+    # eps inside the sqrt too: d sqrt(s)/ds is infinite at s = 0 (zero padding rows).
+    return x / ((x.pow(2).sum(dim=dim, keepdim=True) + _TINY).sqrt() + eps)
 
 
 def _raw_normalise(raw: torch.Tensor, qmask: torch.Tensor, how: str) -> torch.Tensor:
@@ -48,7 +50,7 @@ def _raw_normalise(raw: torch.Tensor, qmask: torch.Tensor, how: str) -> torch.Te
     if how == "clipped":
         return x
     if how.endswith("l2norm"):
-        return x / (x.pow(2).sum(dim=-2, keepdim=True).sqrt() + _EPS)
+        return x / ((x.pow(2).sum(dim=-2, keepdim=True) + _TINY).sqrt() + _EPS)
     if how.endswith("l1norm"):
         return x / (x.abs().sum(dim=-2, keepdim=True) + _EPS)
     raise ValueError(f"unknown raw_feature_norm {how!r}; expected one of {RAW_NORMS}")

@@ -31,6 +31,8 @@ def best_ranks(scores: np.ndarray, positives: Sequence[Sequence[int]]) -> np.nda
     Ties count against the query (a positive tied with a negative ranks below it), so a
     constant scorer cannot look good.
     """
+    # NaN scores (a diverged model) must rank last, not win every comparison.
+    scores = np.where(np.isnan(scores), -np.inf, scores)
     ranks = np.empty(scores.shape[0], dtype=np.int64)
     for q, pos in enumerate(positives):
         row = scores[q]

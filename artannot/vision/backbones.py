@@ -72,7 +72,14 @@ def build_backbone(name: str) -> nn.Module:
 class SameConv2d(nn.Conv2d):
     """Conv with TensorFlow 'SAME' padding (asymmetric on even sizes), as the weights expect."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.stride == (1, 1):  # odd kernel, stride 1: SAME is symmetric, let conv pad
+            self.padding = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == (1, 1):
+            return super().forward(x)
         ih, iw = x.shape[-2:]
         kh, kw = self.weight.shape[-2:]
         sh, sw = self.stride
@@ -106,8 +113,8 @@ class MBConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x
         if self.has_expand:
-            y = F.relu6(self._bn0(self._expand_conv(y)))
-        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+            y = F.relu6(self._bn0(self._expand_conv(y)), inplace=True)
+        y = F.relu6(self._bn1(self._depthwise_conv(y)), inplace=True)
         y = self._bn2(self._project_conv(y))
         return y + x if self.skip else y
 
@@ -137,10 +144,10 @@ class EfficientNetLite(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Feature map [B, 1280, H/32, W/32] (after the head conv, before pooling)."""
-        x = F.relu6(self._bn0(self._conv_stem(x)))
+        x = F.relu6(self._bn0(self._conv_stem(x)), inplace=True)
         for block in self._blocks:
             x = block(x)
-        return F.relu6(self._bn1(self._conv_head(x)))
+        return F.relu6(self._bn1(self._conv_head(x)), inplace=True)
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
         return self._fc(pooled)

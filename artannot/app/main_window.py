@@ -1,0 +1,349 @@
+"""The main window: composes browser, editor and metadata panel; owns saving and navigation.
+
+It holds no annotation logic of its own -- the editor edits, the core saves -- only the rules
+that make work impossible to lose: save or autosave before leaving an artwork, recovery
+copies while dirty, and a conflict dialog instead of a silent overwrite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget,
+)
+
+from artannot.app.browser import CollectionBrowser
+from artannot.app.editor import AnnotationEditor
+from artannot.app.metadata_panel import MetadataPanel
+from artannot.app.shortcuts import ShortcutsDialog, create_action
+from artannot.app.workers import Job, JobControl, start_job
+from artannot.core import recovery
+from artannot.core.catalog import Catalog
+from artannot.core.errors import ArtannotError, VocConflictError
+from artannot.core.model import Annotation, Region
+from artannot.core.voc import annotation_from_tree, new_annotation, parse_voc_bytes, read_voc, save_voc, voc_bytes
+
+# A prompt answers with one of the given choices; tests replace it to drive dialogs.
+Prompt = Callable[[str, str, tuple[str, ...]], str]
+
+
+@dataclass(slots=True)
+class WindowSettings:
+    autosave_seconds: int = 30  # recovery copy of a dirty artwork; 0 disables
+    save_on_navigate: bool = True  # write the VOC file when leaving a dirty artwork
+
+
+def message_box_prompt(parent: QWidget) -> Prompt:
+    def ask(title: str, text: str, choices: tuple[str, ...]) -> str:
+        box = QMessageBox(parent)
+        box.setWindowTitle(title)
+        box.setText(text)
+        buttons = {box.addButton(c, QMessageBox.ActionRole): c for c in choices}
+        box.exec()
+        return buttons.get(box.clickedButton(), choices[-1])
+
+    return ask
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: WindowSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or WindowSettings()
+        self.catalog: Catalog | None = None
+        self.current_id: str | None = None
+        self._annotation_path: Path | None = None
+        self._load_error: str | None = None
+        self._restored = False  # state came from a recovery file: dirty although the stack is clean
+        self._previous_regions: list[Region] = []
+        self._jobs: list[Job] = []
+        self.prompt: Prompt = message_box_prompt(self)
+
+        self.setWindowTitle("artannot")
+        self.resize(1400, 900)
+        self.editor = AnnotationEditor(self)
+        self.setCentralWidget(self.editor)
+        self.browser = CollectionBrowser(self)
+        self.metadata = MetadataPanel(self)
+        self._dock(self.browser, "Collection", Qt.LeftDockWidgetArea)
+        self._dock(self.metadata, "Metadata", Qt.RightDockWidgetArea)
+
+        self.status = QLabel()
+        self.models_label = QLabel("Detector: proposals (weight-free) · SCAN: none")
+        self.progress = QProgressBar(maximumWidth=200, visible=False)
+        self.statusBar().addWidget(self.status, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.models_label)
+
+        self.browser.artworkActivated.connect(self.open_artwork)
+        self.metadata.phraseActivated.connect(self._phrase_clicked)
+        self.editor.dirtyChanged.connect(lambda _: self._update_title())
+        self.editor.regionsChanged.connect(self._regions_changed)
+        self.editor.pastePreviousRequested.connect(lambda: self.editor.paste_regions(self._previous_regions))
+
+        self._autosave = QTimer(self)
+        self._autosave.timeout.connect(self.write_recovery)
+        if self.settings.autosave_seconds > 0:
+            self._autosave.start(self.settings.autosave_seconds * 1000)
+        self._build_menus()
+
+    def _dock(self, widget: QWidget, title: str, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_action = QAction("Open collection…", self, shortcut=QKeySequence.Open)
+        open_action.triggered.connect(self._choose_collection)
+        file_menu.addAction(open_action)
+        for spec_id, slot in (("save", self.save), ("next_artwork", lambda: self.step(1)),
+                              ("prev_artwork", lambda: self.step(-1))):
+            action = create_action(spec_id, self, slot)
+            self.addAction(action)
+            file_menu.addAction(action)
+        next_todo = QAction("Next artwork without annotation", self, shortcut=QKeySequence("Ctrl+D, N"))
+        next_todo.triggered.connect(self.next_unannotated)
+        file_menu.addAction(next_todo)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self, shortcut=QKeySequence.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        view_menu = self.menuBar().addMenu("&View")
+        view_ids = {"toggle_boxes", "zoom_in", "zoom_out", "fit_window", "fit_width", "zoom_100"}
+        for action in self.editor.actions():
+            (view_menu if action.objectName().removeprefix("action_") in view_ids else edit_menu).addAction(action)
+        help_menu = self.menuBar().addMenu("&Help")
+        shortcuts = create_action("show_shortcuts", self, lambda: ShortcutsDialog(self).exec())
+        self.addAction(shortcuts)
+        help_menu.addAction(shortcuts)
+
+    # -- collection ---------------------------------------------------------
+    def _choose_collection(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open collection")
+        if path:
+            self.open_collection(Path(path))
+
+    def open_collection(self, root: Path, *, wait: bool = False) -> None:
+        """Show what the catalog already knows at once, then re-index changes in a worker."""
+        if not self.leave_current():
+            return
+        if self.catalog is not None:
+            self.catalog.close()
+        self.catalog = Catalog.open(root, refresh=False)
+        self.setWindowTitle(f"artannot — {self.catalog.root.name}")
+        self.browser.set_catalog(self.catalog)
+        self._start_indexing(self.catalog.root)
+        if wait:
+            for job in list(self._jobs):
+                job.done.wait(120)
+
+    def _start_indexing(self, root: Path) -> None:
+        def run(ctl: JobControl):
+            with Catalog.open(root, refresh=False) as cat:
+                return cat.refresh(progress=ctl.progress, should_stop=ctl.cancelled)
+
+        job = Job(run, "indexing")
+        job.signals.progress.connect(self._show_progress)
+        job.signals.result.connect(self._indexing_done)
+        job.signals.error.connect(lambda e: self._show_error("Indexing failed", e[0]))
+        job.signals.finished.connect(lambda job=job: self._job_finished(job))
+        self._jobs.append(job)
+        self.status.setText("Indexing collection…")
+        start_job(job)
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.setVisible(total > 0 and done < total)
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+
+    def _indexing_done(self, report) -> None:
+        self.progress.setVisible(False)
+        self.browser.reload()
+        self.status.setText(
+            f"Indexed: {report.added} new, {report.updated} changed, {report.removed} removed, "
+            f"{report.errors} with problems ({report.seconds:.1f} s)"
+        )
+        if self.current_id is None and self.browser.model.rows:
+            self.browser.step(1)
+
+    def _job_finished(self, job: Job) -> None:
+        if job in self._jobs:
+            self._jobs.remove(job)
+
+    # -- navigation -----------------------------------------------------------
+    def step(self, delta: int) -> None:
+        self.browser.step(delta)
+
+    def next_unannotated(self) -> None:
+        rows = self.browser.model.rows
+        start = self.browser.model.row_of(self.current_id) if self.current_id else -1
+        for i in list(range(start + 1, len(rows))) + list(range(0, start + 1)):
+            if rows[i].n_regions == 0:
+                self.browser.select_id(rows[i].id)
+                return
+        self.status.setText("Every listed artwork has an annotation.")
+
+    def is_dirty(self) -> bool:
+        return self.editor.is_dirty() or self._restored
+
+    def leave_current(self) -> bool:
+        """Make sure the current artwork's edits are safe before showing another; False = stay."""
+        if self.current_id is None or not self.is_dirty():
+            return True
+        if self.settings.save_on_navigate:
+            return self.save()
+        choice = self.prompt("Unsaved changes", f"Save changes to {self.current_id}?", ("Save", "Discard", "Cancel"))
+        if choice == "Save":
+            return self.save()
+        if choice == "Discard":
+            recovery.clear_recovery(self.catalog.data_dir, self.current_id)
+            return True
+        return False
+
+    def open_artwork(self, artwork_id: str) -> None:
+        if artwork_id == self.current_id or self.catalog is None:
+            return
+        if not self.leave_current():
+            if self.current_id:
+                self.browser.select_id(self.current_id)
+            return
+        if self.current_id is not None:
+            self._previous_regions = self.editor.annotation().regions
+        artwork = self.catalog.artwork(artwork_id)
+        path = self.catalog.annotation_path(artwork_id)
+        self._load_error = None
+        annotation: Annotation | None = None
+        if path.exists():
+            try:
+                annotation = read_voc(path)
+            except ArtannotError as exc:
+                # Shown, never overwritten: save_voc refuses a file it did not load.
+                self._load_error = str(exc)
+        if annotation is None:
+            w, h = self.catalog.image_size(artwork_id)
+            annotation = new_annotation(artwork.image_path, w, h)
+        self._restored = False
+        annotation = self._offer_recovery(artwork_id, annotation)
+        self.current_id = artwork_id
+        self._annotation_path = path
+        self.editor.set_annotation(artwork.image_path, annotation)
+        phrases = self.catalog.phrases(artwork_id)
+        self.editor.set_phrase_suggestions(
+            list(dict.fromkeys(p.text for p in phrases)), list(self.catalog.phrase_counts())[:5000]
+        )
+        self.metadata.set_artwork(artwork, phrases, [r.phrase for r in annotation.regions], self._load_error)
+        if self.browser.current_id() != artwork_id:
+            self.browser.select_id(artwork_id)
+        self._update_title()
+        self.status.setText(self._load_error or f"{artwork.title} — {len(annotation.regions)} boxes")
+
+    def _offer_recovery(self, artwork_id: str, on_disk: Annotation) -> Annotation:
+        data = recovery.read_recovery(self.catalog.data_dir, artwork_id)
+        if data is None:
+            return on_disk
+        choice = self.prompt(
+            "Recover unsaved work",
+            f"artannot found unsaved edits of {artwork_id} from an earlier session. Restore them?",
+            ("Restore", "Discard"),
+        )
+        if choice != "Restore":
+            recovery.clear_recovery(self.catalog.data_dir, artwork_id)
+            return on_disk
+        try:
+            restored = annotation_from_tree(parse_voc_bytes(data, "recovery"))
+        except ArtannotError as exc:
+            self._show_error("Recovery file unreadable", exc)
+            return on_disk
+        # Saving must still be checked against the file as it is on disk now.
+        restored.stamp, restored.source_path = on_disk.stamp, on_disk.source_path
+        self._restored = True
+        return restored
+
+    # -- saving ---------------------------------------------------------------
+    def save(self, *, force: bool = False) -> bool:
+        """Save the current artwork; on a conflict ask the curator instead of overwriting."""
+        if self.current_id is None or self.catalog is None or self._annotation_path is None:
+            return True
+        ann = self.editor.annotation()
+        try:
+            path = save_voc(ann, self._annotation_path, force=force)
+        except VocConflictError as exc:
+            choice = self.prompt(
+                "File changed on disk",
+                f"{exc.message}:\n{self._annotation_path}\n\nOverwrite it (the old version is kept as .bak), "
+                "keep both (save yours as a copy), or cancel?",
+                ("Overwrite", "Keep both", "Cancel"),
+            )
+            if choice == "Overwrite":
+                return self.save(force=True)
+            if choice == "Keep both":
+                copy_path = self._annotation_path.with_name(self._annotation_path.stem + ".mine.xml")
+                ann.stamp = None
+                save_voc(ann, copy_path, force=True)
+                self.status.setText(f"Your version was saved as {copy_path.name}")
+            return False
+        except ArtannotError as exc:
+            self._show_error("Cannot save", exc)
+            return False
+        self.editor.mark_saved(ann)
+        self._restored = False
+        recovery.clear_recovery(self.catalog.data_dir, self.current_id)
+        self.catalog.record_annotation(self.current_id, ann, path)
+        self.browser.refresh_row(self.current_id)
+        self._update_title()
+        self.status.setText(f"Saved {path.name}")
+        return True
+
+    def write_recovery(self) -> None:
+        """Crash safety: keep the unsaved state in a recovery file (not the real one)."""
+        if self.current_id is None or self.catalog is None or not self.is_dirty():
+            return
+        try:
+            recovery.write_recovery(self.catalog.data_dir, self.current_id, voc_bytes(self.editor.annotation()))
+        except OSError as exc:
+            self.status.setText(f"Autosave failed: {exc}")
+
+    # -- reactions ------------------------------------------------------------
+    def _regions_changed(self) -> None:
+        self.metadata.refresh([r.phrase for r in self.editor.annotation().regions], self._load_error)
+
+    def _phrase_clicked(self, norm: str) -> None:
+        surface = next((p.text for p in self.metadata.phrases() if p.norm == norm), norm)
+        if not self.editor.label_selected(surface):
+            self.editor.start_box_with_label(surface)
+            self.status.setText(f"Draw a box for “{surface}”")
+
+    def _update_title(self) -> None:
+        name = self.catalog.root.name if self.catalog else ""
+        star = " *" if self.is_dirty() else ""
+        self.setWindowTitle(f"artannot — {name} — {self.current_id or ''}{star}")
+
+    def _show_error(self, title: str, exc: object) -> None:
+        self.status.setText(f"{title}: {exc}")
+        self.prompt(title, str(exc), ("OK",))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.current_id is not None and self.is_dirty():
+            choice = self.prompt("Unsaved changes", f"Save changes to {self.current_id} before closing?",
+                                 ("Save", "Discard", "Cancel"))
+            if choice == "Cancel" or (choice == "Save" and not self.save()):
+                event.ignore()
+                return
+            if choice == "Discard" and self.catalog is not None:
+                recovery.clear_recovery(self.catalog.data_dir, self.current_id)
+        for job in list(self._jobs):
+            job.cancel()
+        self.browser.shutdown()
+        for job in list(self._jobs):
+            job.done.wait(10)
+        if self.catalog is not None:
+            self.catalog.close()
+        event.accept()

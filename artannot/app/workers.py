@@ -1,0 +1,125 @@
+"""One worker pattern for all background work: indexing, thumbnails, detection, training, scoring.
+
+A job is a plain function taking a :class:`JobControl` (report progress, ask whether to stop);
+it runs on Qt's thread pool and reports back through signals on the GUI thread.  Long work
+therefore lives in Qt-free core functions that accept ``progress``/``should_stop`` callables.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+
+class JobControl:
+    """Handed to the job function: progress reports and a cancellation flag."""
+
+    def __init__(self, signals: "JobSignals") -> None:
+        self._signals = signals
+        self._stop = threading.Event()
+
+    def progress(self, done: int, total: int) -> None:
+        self._signals.progress.emit(int(done), int(total))
+
+    def partial(self, value: Any) -> None:
+        """Stream an intermediate result (e.g. one thumbnail) to the GUI."""
+        self._signals.partial.emit(value)
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
+
+
+class JobSignals(QObject):
+    progress = Signal(int, int)
+    partial = Signal(object)
+    result = Signal(object)
+    error = Signal(object)  # (exception, formatted traceback)
+    finished = Signal()
+
+
+class Job(QRunnable):
+    """A cancellable background job; connect to ``signals`` before :func:`start_job`."""
+
+    def __init__(self, fn: Callable[[JobControl], Any], name: str = "job") -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # the Python side owns it; signals outlive run()
+        self.fn = fn
+        self.name = name
+        self.signals = JobSignals()
+        self.control = JobControl(self.signals)
+        self.done = threading.Event()
+
+    def cancel(self) -> None:
+        self.control.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.control.cancelled()
+
+    def run(self) -> None:  # worker thread
+        try:
+            value = self.fn(self.control)
+        except Exception as exc:  # report every failure to the GUI instead of losing it
+            if not self.control.cancelled():
+                self.signals.error.emit((exc, traceback.format_exc()))
+        else:
+            if not self.control.cancelled():  # a cancelled job never overwrites newer results
+                self.signals.result.emit(value)
+        finally:
+            self.done.set()
+            self.signals.finished.emit()
+
+
+_live: set[Job] = set()
+
+
+def start_job(job: Job, pool: QThreadPool | None = None) -> Job:
+    """Run ``job`` on the (global) thread pool, keeping it alive until it finishes."""
+    _live.add(job)
+    job.signals.finished.connect(lambda: _live.discard(job))
+    (pool or QThreadPool.globalInstance()).start(job)
+    return job
+
+
+class LatestOnly(QObject):
+    """Runs one job at a time per purpose; starting a new one cancels the previous.
+
+    Used where results depend on the current selection (suggestions, search): a
+    slow answer to an old question must never replace the answer to the new one.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.current: Job | None = None
+
+    def start(
+        self,
+        fn: Callable[[JobControl], Any],
+        on_result: Callable[[Any], None],
+        on_error: Callable[[Any], None] | None = None,
+        name: str = "job",
+    ) -> Job:
+        if self.current is not None:
+            self.current.cancel()
+        job = Job(fn, name)
+        self.current = job
+
+        def deliver(value: Any, job: Job = job) -> None:
+            if job is self.current and not job.cancelled:
+                on_result(value)
+
+        job.signals.result.connect(deliver)
+        if on_error is not None:
+            job.signals.error.connect(lambda e, job=job: on_error(e) if job is self.current else None)
+        return start_job(job)
+
+    def cancel(self) -> None:
+        if self.current is not None:
+            self.current.cancel()
+            self.current = None

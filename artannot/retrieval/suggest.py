@@ -1,0 +1,183 @@
+"""Suggestions for the GUI and ``artannot suggest``: phrases for a box, boxes for a phrase,
+and phrase -> fragments across the whole collection (faiss shortlist, SCAN re-rank).
+
+Everything works from a checkpoint alone (model + vocabulary + feature dimension).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from artannot.retrieval.checkpoint import load_checkpoint
+from artannot.retrieval.data import ArtworkItem
+from artannot.retrieval.evaluate import default_device, embed_phrases, embed_regions
+from artannot.retrieval.index import FragmentIndex
+from artannot.retrieval.scan import ScanModel
+from artannot.retrieval.vocab import UNK, ScanVocab
+
+EdgeBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class PhraseSuggestion:
+    phrase: str
+    score: float
+    in_vocab: bool  # False: scored from its words (word encoder) or as <unk> (phrase encoder)
+
+
+@dataclass(frozen=True)
+class RegionSuggestion:
+    region: int  # index into the artwork's regions
+    score: float
+    attention: float  # t2i attention weight of the phrase on this region
+
+
+@dataclass(frozen=True)
+class FragmentHit:
+    artwork_id: str
+    region: int
+    score: float
+
+
+class Suggester:
+    """Scores single regions against single phrases with a trained SCAN model."""
+
+    def __init__(self, model: ScanModel, vocab: ScanVocab,
+                 device: torch.device | str | None = None) -> None:
+        self.device = torch.device(device) if device is not None else default_device()
+        self.model = model.to(self.device).eval()
+        self.vocab = vocab
+        self._vocab_cache: tuple[list[str], torch.Tensor] | None = None
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str, device: torch.device | str | None = None
+                        ) -> Suggester:
+        ck = load_checkpoint(path)
+        return cls(ck.model, ck.vocab, device)
+
+    @property
+    def composes_words(self) -> bool:
+        """True when unseen phrases get a vector from their words."""
+        return self.model.config.text_encoder == "word"
+
+    def scorable(self, phrase: str) -> bool:
+        """Whether the model can say anything about ``phrase``."""
+        if phrase in self.vocab:
+            return True
+        return self.composes_words and any(i != UNK for i in self.vocab.encode_words(phrase))
+
+    # -- embeddings ----------------------------------------------------------
+    def embed_regions(self, features: np.ndarray) -> np.ndarray:
+        """Region features [R, d] -> unit joint-space vectors [R, D] (float32)."""
+        return embed_regions(self.model, features).cpu().numpy()
+
+    def embed_phrases(self, phrases: Sequence[str]) -> np.ndarray:
+        return embed_phrases(self.model, self.vocab, list(phrases)).cpu().numpy()
+
+    def _candidates(self, extra: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        if self._vocab_cache is None:
+            vp = self.vocab.phrase_list()
+            self._vocab_cache = (vp, embed_phrases(self.model, self.vocab, vp))
+        vp, ve = self._vocab_cache
+        known = set(vp)
+        new = [p for p in dict.fromkeys(extra) if p not in known and self.scorable(p)]
+        if not new:
+            return vp, ve.cpu().numpy()
+        ne = embed_phrases(self.model, self.vocab, new)
+        return vp + new, torch.cat([ve, ne]).cpu().numpy()
+
+    # -- suggestions ---------------------------------------------------------
+    def phrases_for_region(self, feature: np.ndarray, *, extra_phrases: Sequence[str] = (),
+                           candidates: Sequence[str] | None = None, top_k: int = 10
+                           ) -> list[PhraseSuggestion]:
+        """Top-k phrases for one region feature [d].
+
+        Candidates: the vocabulary plus ``extra_phrases`` (this artwork's metadata phrases),
+        or exactly ``candidates`` when given. Unscorable OOV phrases are left out.
+        """
+        if candidates is not None:
+            names = [p for p in dict.fromkeys(candidates) if self.scorable(p)]
+            emb = self.embed_phrases(names) if names else np.zeros((0, 1), np.float32)
+        else:
+            names, emb = self._candidates(extra_phrases)
+        if not names:
+            return []
+        r = self.embed_regions(np.asarray(feature)[None, :])[0]
+        scores = emb @ r
+        top = np.argsort(-scores, kind="stable")[:top_k]
+        return [PhraseSuggestion(names[i], float(scores[i]), names[i] in self.vocab) for i in top]
+
+    def regions_for_phrase(self, phrase: str, features: np.ndarray, *, top_k: int = 5
+                           ) -> list[RegionSuggestion]:
+        """Best regions of one artwork (features [k, d]) for ``phrase``, with attention weights."""
+        r = self.embed_regions(features)
+        p = self.embed_phrases([phrase])
+        scores = (r @ p[0])
+        attn = self.attention(phrase, features, region_embeddings=r)
+        top = np.argsort(-scores, kind="stable")[:top_k]
+        return [RegionSuggestion(int(i), float(scores[i]), float(attn[i])) for i in top]
+
+    def attention(self, phrase: str, features: np.ndarray, *,
+                  region_embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Attention weights [k] of ``phrase`` over the regions (sum to 1): for the heat map."""
+        r = region_embeddings if region_embeddings is not None else self.embed_regions(features)
+        p = self.embed_phrases([phrase])
+        with torch.no_grad():
+            a = self.model.phrase_attention(torch.from_numpy(p), torch.from_numpy(r))
+        return a[0].numpy()
+
+
+def heatmap(boxes: Sequence[EdgeBox], weights: Sequence[float], width: int, height: int
+            ) -> np.ndarray:
+    """Per-pixel max attention of the boxes covering each pixel (0-based edge boxes), [H, W]."""
+    out = np.zeros((height, width), dtype=np.float32)
+    for (x0, y0, x1, y1), w in zip(boxes, weights):
+        xs, ys = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        xe, ye = min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
+        if xe > xs and ye > ys:
+            np.maximum(out[ys:ye, xs:xe], w, out=out[ys:ye, xs:xe])
+    return out
+
+
+class CollectionSearch:
+    """Phrase -> best fragments in all artworks: faiss shortlist, exact SCAN fragment score."""
+
+    def __init__(self, suggester: Suggester, index: FragmentIndex,
+                 keys: Sequence[tuple[str, int]]) -> None:
+        if len(keys) != len(index):
+            raise ValueError("one key (artwork id, region) per indexed fragment is needed")
+        self.suggester = suggester
+        self.index = index
+        self.keys = list(keys)
+
+    @classmethod
+    def build(cls, suggester: Suggester, items: Sequence[ArtworkItem], *, kind: str = "auto"
+              ) -> CollectionSearch:
+        """Embed every region of ``items`` and index them."""
+        keys: list[tuple[str, int]] = []
+        vecs = []
+        for it in items:
+            vecs.append(suggester.embed_regions(it.features).astype(np.float16))
+            keys += [(it.id, j) for j in range(len(it.features))]
+        return cls(suggester, FragmentIndex.build(np.concatenate(vecs), kind=kind), keys)
+
+    def search(self, phrase: str, top_k: int = 10, *, shortlist: int = 256) -> list[FragmentHit]:
+        q = self.suggester.embed_phrases([phrase])[0]
+        s, ids = self.index.search(q, top_k, shortlist=shortlist)
+        return [FragmentHit(*self.keys[i], float(v)) for v, i in zip(s[0], ids[0]) if i >= 0]
+
+    def save(self, directory: Path | str) -> None:
+        d = self.index.save(directory)
+        (d / "keys.json").write_text(json.dumps(self.keys))
+
+    @classmethod
+    def load(cls, suggester: Suggester, directory: Path | str) -> CollectionSearch:
+        d = Path(directory)
+        keys = [tuple(k) for k in json.loads((d / "keys.json").read_text())]
+        return cls(suggester, FragmentIndex.load(d), keys)  # type: ignore[arg-type]
