@@ -103,6 +103,7 @@ class InsertRegionsCommand(QUndoCommand):
         self._doc = doc
         start = len(doc)
         self._items = [(start + k, r) for k, r in enumerate(regions)]
+        self.discard_on_undo = False
 
     def indices(self) -> list[int]:
         return [i for i, _ in self._items]
@@ -121,6 +122,9 @@ class InsertRegionsCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._doc._remove([i for i, _ in self._items])
+        if self.discard_on_undo:
+            # QUndoStack deletes a command that becomes obsolete during undo(): no redo
+            self.setObsolete(True)
 
 
 class RemoveRegionsCommand(QUndoCommand):

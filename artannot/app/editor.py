@@ -62,6 +62,8 @@ class AnnotationEditor(QWidget):
         splitter.addWidget(self._panel)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([720, 280])  # canvas first: the table's size hint would win otherwise
+        self._splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -299,7 +301,7 @@ class AnnotationEditor(QWidget):
         still_top = created is not None and self._stack.command(self._stack.index() - 1) is created
         if result != QDialog.DialogCode.Accepted:
             if still_top:  # cancelling the label of a just-drawn box discards it (LabelImg)
-                created.setObsolete(True)
+                created.discard_on_undo = True
                 self._stack.undo()
             return
         v = dialog.values()

@@ -22,17 +22,25 @@ class JobControl:
         self._stop = threading.Event()
 
     def progress(self, done: int, total: int) -> None:
-        self._signals.progress.emit(int(done), int(total))
+        _emit(self._signals.progress, int(done), int(total))
 
     def partial(self, value: Any) -> None:
         """Stream an intermediate result (e.g. one thumbnail) to the GUI."""
-        self._signals.partial.emit(value)
+        _emit(self._signals.partial, value)
 
     def cancel(self) -> None:
         self._stop.set()
 
     def cancelled(self) -> bool:
         return self._stop.is_set()
+
+
+def _emit(signal: Any, *args: Any) -> None:
+    """Emit unless the receiving side is already gone (window closed, app quitting)."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:
+        pass
 
 
 class JobSignals(QObject):
@@ -67,13 +75,13 @@ class Job(QRunnable):
             value = self.fn(self.control)
         except Exception as exc:  # report every failure to the GUI instead of losing it
             if not self.control.cancelled():
-                self.signals.error.emit((exc, traceback.format_exc()))
+                _emit(self.signals.error, (exc, traceback.format_exc()))
         else:
             if not self.control.cancelled():  # a cancelled job never overwrites newer results
-                self.signals.result.emit(value)
+                _emit(self.signals.result, value)
         finally:
             self.done.set()
-            self.signals.finished.emit()
+            _emit(self.signals.finished)
 
 
 _live: set[Job] = set()

@@ -403,7 +403,10 @@ class Catalog:
         r = self._db.execute("SELECT annotation_path FROM artworks WHERE id=?", (artwork_id,)).fetchone()
         if r and r[0]:
             return self.root / r[0]
-        return self.root / col.default_annotation_rel(artwork_id)
+        stem = Path(artwork_id).stem
+        same_stem = [a for a in self._db.execute("SELECT id FROM artworks WHERE id LIKE ?", (f"%{stem}.%",))
+                     if Path(a[0]).stem == stem]
+        return self.root / col.default_annotation_rel(artwork_id, unique_stem=len(same_stem) <= 1)
 
     _ROW_COLS = "id, title, museum, culture, date, split, n_regions, verified, has_metadata, error, width, height"
 

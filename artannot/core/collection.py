@@ -110,9 +110,12 @@ class Links:
     captions: list[str] = field(default_factory=list)  # Karpathy files that mention the image
 
 
-def default_annotation_rel(image_rel: str) -> str:
-    """Where a new annotation for an image goes: ``annotations/<image stem>.xml``, mirroring subfolders."""
+def default_annotation_rel(image_rel: str, unique_stem: bool = True) -> str:
+    """Where a new annotation goes: ``annotations/<stem>.xml`` (LabelImg's flat folder), or
+    mirroring the image's subfolders when another image shares the stem."""
     p = PurePosixPath(image_rel)
+    if unique_stem:
+        return str(PurePosixPath(ANNOTATIONS_DIR_NAME, p.stem + ".xml"))
     return str(PurePosixPath(ANNOTATIONS_DIR_NAME, p.parent, p.stem + ".xml"))
 
 
@@ -167,7 +170,8 @@ def _pick_annotation(
     preferred = [
         str(image.parent / (image.stem + ".xml")),
         str(image.parent / (image.name + ".xml")),
-        default_annotation_rel(str(image)),
+        default_annotation_rel(str(image), unique_stem=True),
+        default_annotation_rel(str(image), unique_stem=False),
     ]
     for cand in preferred:
         cand = cand.removeprefix("./")

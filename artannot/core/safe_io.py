@@ -25,9 +25,14 @@ def changed_since(path: Path, stamp: FileStamp) -> bool:
         st = path.stat()
     except FileNotFoundError:
         return True
-    if st.st_size == stamp.size and st.st_mtime_ns == stamp.mtime_ns:
-        return False
-    return hashlib.sha256(path.read_bytes()).hexdigest() != stamp.sha256
+    if st.st_size != stamp.size:
+        return True
+    # Same size: compare content even when the mtime matches -- coarse mtime clocks (FAT, SMB,
+    # HFS+) and tools that restore mtimes would otherwise hide an edit by someone else.
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() != stamp.sha256
+    except OSError:
+        return True
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -168,7 +168,3 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     """Mean overlap |top_a & top_b| / k of two id matrices [Q, k]."""
     return float(np.mean([len(set(x) & set(y)) / len(y) for x, y in zip(a, b)]))
 
-
-def keys_for(items: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
-    """(artwork id, region index) per indexed row; kept by the caller (catalog) or JSON."""
-    return list(items)

@@ -8,7 +8,7 @@ from PySide6.QtTest import QTest
 from artannot.app.canvas import Mode
 from artannot.core.geometry import Box
 from artannot.core.model import Region
-from editor_helpers import drag, vp
+from .editor_helpers import drag, vp
 
 
 def test_draw_box_matches_voc_convention(editor_factory, qtbot):

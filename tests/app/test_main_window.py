@@ -1,0 +1,181 @@
+"""The main window end to end: open the sample, annotate, undo, save, reopen; never lose work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from artannot.app.main_window import MainWindow, WindowSettings
+from artannot.core import recovery
+from artannot.core.voc import read_voc
+from tests.app.editor_helpers import drag
+
+VENUS = "images/botticelli_birth_of_venus.jpg"
+WAVE = "images/hokusai_great_wave.jpg"
+
+
+class Prompts:
+    """Scripted answers to the window's dialogs; records every question asked."""
+
+    def __init__(self) -> None:
+        self.answers: list[str] = []
+        self.asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def __call__(self, title: str, text: str, choices: tuple[str, ...]) -> str:
+        self.asked.append((title, choices))
+        answer = self.answers.pop(0) if self.answers else choices[-1]
+        assert answer in choices, (answer, choices)
+        return answer
+
+
+def make_window(qtbot, root: Path, **settings) -> tuple[MainWindow, Prompts]:  # noqa: ANN001
+    window = MainWindow(WindowSettings(autosave_seconds=0, **settings))
+    prompts = Prompts()
+    window.prompt = prompts
+    qtbot.addWidget(window)
+    window.show()
+    window.open_collection(root, wait=True)
+    qtbot.waitUntil(lambda: len(window.browser.model.rows) == 12, timeout=20_000)
+    window.editor.ask_label_on_create = False
+    return window, prompts
+
+
+def show(qtbot, window: MainWindow, artwork_id: str) -> None:  # noqa: ANN001
+    window.browser.select_id(artwork_id)
+    qtbot.waitUntil(lambda: window.current_id == artwork_id, timeout=5_000)
+    canvas = window.editor.canvas()
+    qtbot.waitUntil(lambda: canvas.shown_factor() > 0, timeout=10_000)
+    canvas.set_scale(0.5)
+
+
+def discard_on_close(window: MainWindow, prompts: Prompts) -> None:
+    prompts.answers = ["Discard"] * 3
+
+
+def test_opens_sample_and_shows_annotated_artwork(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    window, _ = make_window(qtbot, sample_copy)
+    show(qtbot, window, WAVE)
+    regions = window.editor.annotation().regions
+    assert [r.phrase for r in regions][:2] == ["towering blue wave", "curling white crest"]
+    assert window.editor.objects_panel().isVisible()
+    assert "3/12 annotated" in window.browser.progress_label.text()
+    assert "Mount Fuji" in window.metadata.text.toPlainText()
+
+
+def test_draw_three_label_undo_one_save_reopen_finds_two(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    window, prompts = make_window(qtbot, sample_copy)
+    show(qtbot, window, VENUS)
+    canvas = window.editor.canvas()
+    boxes = [((10, 10), (200, 150)), ((300, 100), (500, 400)), ((600, 50), (900, 300))]
+    for phrase, (start, end) in zip(["scallop shell", "wind gods", "flowering cloak"], boxes):
+        window.editor.start_box_with_label(phrase)
+        drag(canvas, start, end)
+    assert len(window.editor.annotation().regions) == 3
+    window.editor.undo_stack().undo()
+    assert [r.phrase for r in window.editor.annotation().regions] == ["scallop shell", "wind gods"]
+    assert window.is_dirty()
+    QTest.keyClick(window, Qt.Key_S, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: not window.is_dirty(), timeout=5_000)
+
+    path = sample_copy / "annotations" / "botticelli_birth_of_venus.xml"
+    saved = read_voc(path)
+    assert [r.phrase for r in saved.regions] == ["scallop shell", "wind gods"]
+    # Scene edges (10,10)-(200,150) are VOC pixels 11..200 x 11..150.
+    assert (saved.regions[0].box.xmin, saved.regions[0].box.ymax) == (11, 150)
+    window.close()
+
+    again, _ = make_window(qtbot, sample_copy)
+    show(qtbot, again, VENUS)
+    assert [r.phrase for r in again.editor.annotation().regions] == ["scallop shell", "wind gods"]
+    assert again.browser.model.rows[again.browser.model.row_of(VENUS)].n_regions == 2
+
+
+def test_navigation_keys_save_dirty_artwork(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    window, _ = make_window(qtbot, sample_copy)
+    show(qtbot, window, VENUS)
+    window.editor.start_box_with_label("goddess")
+    drag(window.editor.canvas(), (20, 20), (120, 220))
+    row = window.browser.model.row_of(VENUS)
+    QTest.keyClick(window, Qt.Key_D)
+    qtbot.waitUntil(lambda: window.current_id == window.browser.model.rows[row + 1].id, timeout=5_000)
+    assert [r.phrase for r in read_voc(sample_copy / "annotations" / "botticelli_birth_of_venus.xml").regions] == ["goddess"]
+    QTest.keyClick(window, Qt.Key_A)
+    qtbot.waitUntil(lambda: window.current_id == VENUS, timeout=5_000)
+
+
+def test_recovery_after_crash(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    window, prompts = make_window(qtbot, sample_copy)
+    show(qtbot, window, VENUS)
+    window.editor.start_box_with_label("pink roses")
+    drag(window.editor.canvas(), (50, 50), (150, 120))
+    window.write_recovery()  # what the autosave timer does
+    data_dir = window.catalog.data_dir
+    assert recovery.list_recovery(data_dir) == [VENUS]
+    assert not (sample_copy / "annotations" / "botticelli_birth_of_venus.xml").exists()
+
+    # "Crash": a second session starts while the first never saved.
+    second, prompts2 = make_window(qtbot, sample_copy)
+    prompts2.answers = ["Restore"]
+    show(qtbot, second, VENUS)
+    assert prompts2.asked[0][0] == "Recover unsaved work"
+    assert [r.phrase for r in second.editor.annotation().regions] == ["pink roses"]
+    assert second.is_dirty()
+    assert second.save()
+    assert [r.phrase for r in read_voc(sample_copy / "annotations" / "botticelli_birth_of_venus.xml").regions] == ["pink roses"]
+    assert recovery.list_recovery(data_dir) == []
+    discard_on_close(window, prompts)
+
+
+def test_conflict_when_file_changed_on_disk(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    window, prompts = make_window(qtbot, sample_copy)
+    show(qtbot, window, WAVE)
+    window.editor.select_indices([0])
+    window.editor.delete_selected()
+    path = sample_copy / "annotations" / "hokusai_great_wave.xml"
+    colleague = path.read_bytes().replace(b"curling white crest", b"white crest of foam")
+    path.write_bytes(colleague)
+
+    prompts.answers = ["Cancel"]
+    assert window.save() is False
+    assert path.read_bytes() == colleague  # never overwritten silently
+
+    prompts.answers = ["Keep both"]
+    assert window.save() is False
+    mine = read_voc(path.with_name("hokusai_great_wave.mine.xml"))
+    assert len(mine.regions) == 5
+    assert path.read_bytes() == colleague
+
+    prompts.answers = ["Overwrite"]
+    assert window.save() is True
+    assert len(read_voc(path).regions) == 5
+    assert path.with_name(path.name + ".bak").read_bytes() == colleague
+
+
+def test_broken_annotation_is_shown_not_overwritten(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    path = sample_copy / "annotations" / "vangogh_starry_night.xml"
+    broken = path.read_bytes()[:300]
+    path.write_bytes(broken)
+    window, prompts = make_window(qtbot, sample_copy)
+    show(qtbot, window, "images/vangogh_starry_night.jpg")
+    assert "malformed XML" in window.status.text()
+    window.editor.start_box_with_label("moon")
+    drag(window.editor.canvas(), (10, 10), (60, 60))
+    prompts.answers = ["Cancel"]
+    assert window.save() is False
+    assert path.read_bytes() == broken
+    discard_on_close(window, prompts)
+
+
+def test_close_with_unsaved_changes_asks(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    window, prompts = make_window(qtbot, sample_copy)
+    show(qtbot, window, VENUS)
+    window.editor.start_box_with_label("sea")
+    drag(window.editor.canvas(), (10, 300), (400, 500))
+    prompts.answers = ["Cancel"]
+    assert window.close() is False
+    prompts.answers = ["Save"]
+    assert window.close() is True
+    assert len(read_voc(sample_copy / "annotations" / "botticelli_birth_of_venus.xml").regions) == 1

@@ -1,0 +1,43 @@
+"""Display pyramid: downscaled decodes for the first frame, full resolution when zoomed in."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from artannot.app.pyramid import decode_level, preview_factor, read_info, to_qimage
+
+
+def test_levels(tmp_path):
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (3000, 1000), (200, 100, 50)).save(path)
+    assert read_info(path).width == 3000
+    assert preview_factor(3000, 1000) == 2 and preview_factor(800, 600) == 1
+    assert preview_factor(5472, 3648) == 4
+    assert decode_level(path, 2).size == (1500, 500)
+    png = tmp_path / "big.png"
+    Image.new("L", (3000, 1000), 7).save(png)
+    level = decode_level(png, 4)
+    assert level.size == (750, 250) and level.mode == "RGB"
+    q = to_qimage(decode_level(path, 8))
+    assert (q.width(), q.height()) == (375, 125)
+    assert q.pixelColor(10, 10).red() in range(195, 206)
+
+
+def test_canvas_loads_full_resolution_when_zoomed_in(qtbot, tmp_path):
+    from artannot.app.canvas import AnnotationCanvas
+
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (4200, 2800), (10, 20, 30)).save(path)
+    canvas = AnnotationCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(600, 400)
+    canvas.show()
+    with qtbot.waitSignal(canvas.imageLoaded, timeout=10_000) as blocker:
+        canvas.set_image(path)
+    assert blocker.args == [4]  # preview level first
+    assert canvas.sceneRect().width() == 4200
+    with qtbot.waitSignal(canvas.imageLoaded, timeout=20_000) as blocker:
+        canvas.zoom_100()
+    assert blocker.args == [1] and canvas.shown_factor() == 1
+    canvas.fit_window()  # back to the cheap level, full one stays cached
+    assert canvas.shown_factor() == 4

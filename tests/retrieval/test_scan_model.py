@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from artannot.retrieval.attention import chunked_scores, xattn_scores
+from artannot.retrieval.checkpoint import build_model
+from artannot.retrieval.config import ScanConfig
+from artannot.retrieval.data import encode_texts, pad_features
+from artannot.retrieval.loss import contrastive_loss
+from artannot.retrieval.vocab import ScanVocab
+
+import numpy as np
+
+PHRASES = ["red circle", "blue square", "small green triangle", "large red square"]
+
+
+def _vocab() -> ScanVocab:
+    return ScanVocab.build([PHRASES], min_phrase_count=1)
+
+
+def _model(**kw) -> torch.nn.Module:
+    cfg = ScanConfig(embed_size=16, word_dim=8, **kw)
+    return build_model(cfg, _vocab(), feature_dim=12)
+
+
+@pytest.mark.parametrize("text_encoder", ["phrase", "word"])
+@pytest.mark.parametrize("cross_attn", ["i2t", "t2i"])
+@pytest.mark.parametrize("agg", ["AVG", "LSE", "MAX"])
+def test_shapes_and_padding_invariance(text_encoder, cross_attn, agg):
+    torch.manual_seed(0)
+    m = _model(text_encoder=text_encoder, cross_attn=cross_attn, agg=agg).eval()
+    v = m.txt_enc  # noqa: F841 - built
+    feats = [np.random.default_rng(i).normal(size=(k, 12)).astype(np.float32)
+             for i, k in enumerate([3, 1, 5])]
+    texts = [["red circle"], ["blue square", "small green triangle", "red circle"],
+             ["large red square", "blue square"]]
+    vocab = _vocab()
+    f, fm = pad_features(feats)
+    tb = encode_texts(vocab, texts)
+    with torch.no_grad():
+        s = m(f, fm, tb)
+    assert s.shape == (3, 3)
+    assert torch.isfinite(s).all()
+    # Each pair scored alone, without any padding, gives the same number.
+    for i in range(3):
+        for j in range(3):
+            fi, fmi = pad_features([feats[i]])
+            with torch.no_grad():
+                alone = m(fi, fmi, encode_texts(vocab, [texts[j]]))
+            assert alone.shape == (1, 1)
+            assert alone.item() == pytest.approx(s[i, j].item(), abs=1e-5)
+
+
+def test_extra_padding_does_not_change_scores():
+    torch.manual_seed(0)
+    img = torch.nn.functional.normalize(torch.randn(2, 4, 8), dim=-1)
+    txt = torch.nn.functional.normalize(torch.randn(3, 5, 8), dim=-1)
+    im = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    tm = torch.tensor([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    img = img * im[..., None]
+    txt = txt * tm[..., None]
+    for ca in ("i2t", "t2i"):
+        a = xattn_scores(img, im, txt, tm, cross_attn=ca)
+        img2 = torch.cat([img, torch.zeros(2, 3, 8)], 1)
+        im2 = torch.cat([im, torch.zeros(2, 3, dtype=torch.bool)], 1)
+        txt2 = torch.cat([txt, torch.zeros(3, 2, 8)], 1)
+        tm2 = torch.cat([tm, torch.zeros(3, 2, dtype=torch.bool)], 1)
+        b = xattn_scores(img2, im2, txt2, tm2, cross_attn=ca)
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_matches_explicit_attended_vector():
+    """The Gram-matrix shortcut equals SCAN's explicit a_i = sum_j alpha_ij e_j."""
+    torch.manual_seed(1)
+    v = torch.nn.functional.normalize(torch.randn(1, 3, 6), dim=-1)
+    e = torch.nn.functional.normalize(torch.randn(1, 4, 6), dim=-1)
+    ones_v, ones_e = torch.ones(1, 3, dtype=torch.bool), torch.ones(1, 4, dtype=torch.bool)
+    got = xattn_scores(v, ones_v, e, ones_e, cross_attn="i2t", lambda_softmax=9.0)
+    raw = v[0] @ e[0].T  # [k, n]
+    x = torch.nn.functional.leaky_relu(raw, 0.1)
+    x = x / x.norm(dim=0, keepdim=True)  # over regions, as SCAN's clipped_l2norm
+    alpha = torch.softmax(9.0 * x, dim=1)
+    a = alpha @ e[0]
+    want = torch.nn.functional.cosine_similarity(v[0], a, dim=-1).mean()
+    assert got.item() == pytest.approx(want.item(), abs=1e-5)
+
+
+def test_chunked_equals_unchunked():
+    torch.manual_seed(2)
+    img = torch.nn.functional.normalize(torch.randn(7, 4, 8), dim=-1)
+    txt = torch.nn.functional.normalize(torch.randn(9, 3, 8), dim=-1)
+    im, tm = torch.ones(7, 4, dtype=torch.bool), torch.ones(9, 3, dtype=torch.bool)
+    tm[2, 1:] = False
+    for ca in ("i2t", "t2i"):
+        full = xattn_scores(img, im, txt, tm, cross_attn=ca, agg="LSE")
+        part = chunked_scores(img, im, txt, tm, img_chunk=3, txt_chunk=4, cross_attn=ca,
+                              agg="LSE")
+        assert torch.allclose(full, part, atol=1e-6)
+
+
+def test_k1_coarse_and_fragment_score_is_cosine():
+    m = _model(agg="LSE").eval()
+    f, fm = pad_features([np.ones((1, 12), np.float32)])
+    tb = encode_texts(_vocab(), [["red circle"]])
+    with torch.no_grad():
+        s = m(f, fm, tb)
+        r = m.encode_images(f, fm)[0]
+        p = m.encode_texts(tb)[0]
+    assert s.item() == pytest.approx(m.fragment_scores(r, p).item(), abs=1e-5)
+
+
+def test_hardest_negative_loss_by_hand():
+    s = torch.tensor([[0.9, 0.5, 0.2],
+                      [0.3, 0.6, 0.7],
+                      [0.1, 0.65, 0.4]])
+    # Negative texts per image (rows): hardest s(0,1)=.5, s(1,2)=.7, s(2,1)=.65
+    # -> [.2-.9+.5]+=0, [.2-.6+.7]=.3, [.2-.4+.65]=.45
+    # Negative images per text (cols): hardest s(1,0)=.3, s(2,1)=.65, s(1,2)=.7
+    # -> [.2-.9+.3]+=0, [.2-.6+.65]=.25, [.2-.4+.7]=.5
+    assert contrastive_loss(s, margin=0.2).item() == pytest.approx(0.3 + 0.45 + 0.25 + 0.5)
+    # Sum over all negatives: rows {0,0 | .1,.3 | 0,.45} + cols {0,0 | .1,.25 | 0,.5} (by hand)
+    want = (0 + 0) + (max(0, .2 - .6 + .3) + .3) + (0 + .45) + \
+           (0 + 0) + (max(0, .2 - .6 + .5) + .25) + (max(0, .2 - .4 + .2) + .5)
+    assert contrastive_loss(s, margin=0.2, max_violation=False).item() == pytest.approx(want)
+
+
+@pytest.mark.parametrize("text_encoder", ["phrase", "word"])
+def test_gradients_flow_to_every_encoder(text_encoder):
+    m = _model(text_encoder=text_encoder)
+    feats = [np.random.default_rng(i).normal(size=(4, 12)).astype(np.float32) for i in range(3)]
+    f, fm = pad_features(feats)
+    tb = encode_texts(_vocab(), [["red circle", "blue square"], ["small green triangle"],
+                                 ["large red square", "red circle", "blue square"]])
+    loss = contrastive_loss(m(f, fm, tb), max_violation=False)
+    loss.backward()
+    assert loss.item() > 0
+    for name, p in m.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert m.img_enc.fc.weight.grad.abs().sum() > 0
+    assert m.txt_enc.embed.weight.grad.abs().sum() > 0
