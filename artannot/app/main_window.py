@@ -69,8 +69,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.editor)
         self.browser = CollectionBrowser(self)
         self.metadata = MetadataPanel(self)
-        self._dock(self.browser, "Collection", Qt.LeftDockWidgetArea)
-        self._dock(self.metadata, "Metadata", Qt.RightDockWidgetArea)
+        left = self._dock(self.browser, "Collection", Qt.LeftDockWidgetArea)
+        right = self._dock(self.metadata, "Metadata", Qt.RightDockWidgetArea)
+        # The boxes table docks under the metadata, leaving the centre to the image.
+        boxes = self._dock(self.editor.objects_panel(), "Boxes", Qt.RightDockWidgetArea)
+        self.resizeDocks([left, right], [420, 420], Qt.Horizontal)
+        self.resizeDocks([right, boxes], [560, 300], Qt.Vertical)
 
         self.status = QLabel()
         self.models_label = QLabel("Detector: proposals (weight-free) · SCAN: none")

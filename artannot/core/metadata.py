@@ -51,8 +51,13 @@ def text_fields(fields: dict[str, str], wanted: Sequence[str] | None = None) -> 
 def title_of(fields: dict[str, str]) -> str:
     for wanted in TITLE_KEYS:
         for key, value in fields.items():
-            if _last_component(key) == wanted and value.strip():
-                return value.strip()
+            if _last_component(key) != wanted or not value.strip():
+                continue
+            # ``creator.name`` / ``images[0].label`` name something else than the artwork:
+            # only ``title``/``objectName`` count when nested.
+            if wanted in ("name", "label") and ("." in key or "[" in key):
+                continue
+            return value.strip()
     return ""
 
 
@@ -203,7 +208,9 @@ def looks_like_karpathy(path: Path) -> bool:
             head = fh.read(256).lstrip(b"\xef\xbb\xbf").lstrip()
     except OSError:
         return False
-    return head.startswith(b"{") and b'"images"' in head[:64]
+    # Karpathy files open with the "images" list; a museum record may merely *have* an
+    # "images" field (image URLs), so the key must be the first one.
+    return head.startswith(b"{") and head[1:].lstrip().startswith(b'"images"')
 
 
 def descriptions_of(fields: dict[str, str], sentences: Iterable[str] = ()) -> list[str]:

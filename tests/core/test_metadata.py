@@ -68,10 +68,16 @@ def test_bad_sidecars_raise_metadata_error(tmp_path, name, content, hint):
 
 
 def test_sample_sidecars_all_read():
+    by_stem: dict[str, dict[str, str]] = {}
     for p in sorted(SAMPLE_META.iterdir()):
         fields = md.read_sidecar(p)
-        assert md.title_of(fields), p
-        assert md.descriptions_of(fields), p
+        assert fields, p
+        by_stem.setdefault(p.stem, {}).update(fields)
+    assert len(by_stem) == 12
+    for stem, fields in by_stem.items():
+        assert md.title_of(fields), stem
+        assert md.descriptions_of(fields), stem
+    assert md.title_of(by_stem["korin_rough_waves"]) == "Rough Waves"  # not creator.name
 
 
 def test_text_fields_default_and_user_choice():
@@ -85,7 +91,10 @@ def test_text_fields_default_and_user_choice():
 def test_title_and_descriptions():
     fields = {"objectName": "Vase", "description": "A red vase.", "label": "Gallery label.", "sentences[0].raw": "s"}
     assert md.title_of(fields) == "Vase"
-    assert md.title_of({"creator.name": "X"}) == ""
+    # a nested name is someone's name (the artist's), not the artwork's title
+    assert md.title_of({"creator.name": "Ogata Kōrin"}) == ""
+    assert md.title_of({"creator.name": "Ogata Kōrin", "name": "Rough Waves"}) == "Rough Waves"
+    assert md.title_of({"titles[0].title": "Rough Waves"}) == "Rough Waves"
     assert md.descriptions_of(fields, ["First sentence.", " "]) == ["First sentence.", "A red vase."]
 
 
