@@ -86,7 +86,7 @@ class BoxItem(QGraphicsRectItem):
     def _margin(self) -> float:
         return max(HANDLE_PX, GRAB_PX) / self._view_scale
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+    def boundingRect(self) -> QRectF:
         m = self._margin()
         return self.rect().adjusted(-m, -m, m, m)
 

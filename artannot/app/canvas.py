@@ -12,9 +12,22 @@ from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QTransform, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QTransform,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
-    QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QWidget,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
 )
 
 from artannot.app.box_item import CURSORS, HANDLES, BoxItem, box_to_rect, clamp_offset, snap_rect
@@ -182,7 +195,7 @@ class AnnotationCanvas(QGraphicsView):
         self.set_scale(min(vp.width() / w, vp.height() / h))
         self.centerOn(w / 2, h / 2)
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self._auto_fit:
             self.fit_window()
@@ -190,12 +203,12 @@ class AnnotationCanvas(QGraphicsView):
     def fit_width(self) -> None:
         self._auto_fit = False
         vp = self.viewport().size()
-        w, h = self._size
+        w = self._size[0]
         bar = self.verticalScrollBar().sizeHint().width()
         self.set_scale((vp.width() - bar) / w)
         self.centerOn(w / 2, 0)
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+    def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             super().wheelEvent(event)  # Shift+wheel scrolls
             return
@@ -296,7 +309,7 @@ class AnnotationCanvas(QGraphicsView):
         w, h = self._size
         return QPointF(min(max(pos.x(), 0.0), w), min(max(pos.y(), 0.0), h))
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = self.mapToScene(event.position().toPoint())
         if event.button() == Qt.MouseButton.MiddleButton:
             self._pan_origin = event.position()
@@ -331,7 +344,7 @@ class AnnotationCanvas(QGraphicsView):
             self.select_indices([item.index])
         self._drag = _Drag("move", pos, [it for it in self._items if it.isSelected()])
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._pan_origin is not None:
             d = event.position() - self._pan_origin
             self._pan_origin = event.position()
@@ -371,7 +384,7 @@ class AnnotationCanvas(QGraphicsView):
             y1 = pos.y() if my1 else r.bottom()
             it.setRect(snap_rect(x0, y0, x1, y1, w, h))
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.MiddleButton and self._pan_origin is not None:
             self._pan_origin = None
             self.set_mode(self._mode)  # restores the mode's cursor
@@ -392,7 +405,7 @@ class AnnotationCanvas(QGraphicsView):
         if changed:
             self.boxesEdited.emit(changed)
 
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self._mode is Mode.SELECT:
             item = self._box_at(self.mapToScene(event.position().toPoint()))
             if item is not None:

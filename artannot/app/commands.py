@@ -76,10 +76,10 @@ class ReplaceRegionsCommand(QUndoCommand):
         self._new = dict(new)
         self._merge_id = merge_id
 
-    def id(self) -> int:  # noqa: A003 - Qt API
+    def id(self) -> int:
         return self._merge_id
 
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt API
+    def mergeWith(self, other: QUndoCommand) -> bool:
         """Consecutive arrow-key nudges of the same selection become one undo step."""
         if not isinstance(other, ReplaceRegionsCommand) or other.id() != self.id():
             return False
@@ -146,7 +146,7 @@ class RemoveRegionsCommand(QUndoCommand):
 class SetFlagCommand(QUndoCommand):
     """Toggle an annotation-level boolean (``verified``) through the undo stack."""
 
-    def __init__(self, getter, setter, value: bool, text: str) -> None:  # noqa: ANN001
+    def __init__(self, getter, setter, value: bool, text: str) -> None:
         super().__init__(text)
         self._get, self._set, self._value = getter, setter, value
         self._old = getter()

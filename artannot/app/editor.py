@@ -18,8 +18,13 @@ from PySide6.QtWidgets import QDialog, QSplitter, QVBoxLayout, QWidget
 from artannot.app.box_item import box_to_rect, clamp_offset, rect_to_box, snap_rect
 from artannot.app.canvas import AnnotationCanvas, Mode
 from artannot.app.commands import (
-    NUDGE_MERGE_ID, InsertRegionsCommand, RegionDocument, RemoveRegionsCommand,
-    ReplaceRegionsCommand, SetFlagCommand, with_attrs,
+    NUDGE_MERGE_ID,
+    InsertRegionsCommand,
+    RegionDocument,
+    RemoveRegionsCommand,
+    ReplaceRegionsCommand,
+    SetFlagCommand,
+    with_attrs,
 )
 from artannot.app.label_editor import LabelDialog, LabelValues, merge_phrases
 from artannot.app.objects_panel import ObjectsPanel
@@ -101,6 +106,16 @@ class AnnotationEditor(QWidget):
     def annotation(self) -> Annotation:
         """Current state; regions keep their ``element`` handle for lossless saving."""
         return replace(self._annotation, regions=self._doc.regions(), verified=self._verified)
+
+    def prefetch_image(self, image_path: Path) -> None:
+        """Decode the display preview of an artwork the user will likely open next."""
+        self._canvas.loader().prefetch(Path(image_path))
+
+    def shutdown(self, msecs: int = 5_000) -> None:
+        """Call from the main window's closeEvent: lets background decodes finish first."""
+        self._close_dialog()
+        self._canvas.loader().clear()
+        self._canvas.loader().wait_idle(msecs)
 
     def image_path(self) -> Path | None:
         return self._image_path

@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.editor.dirtyChanged.connect(lambda _: self._update_title())
         self.editor.regionsChanged.connect(self._regions_changed)
         self.editor.pastePreviousRequested.connect(lambda: self.editor.paste_regions(self._previous_regions))
+        self.editor.canvas().imageFailed.connect(lambda msg: self._show_error("Cannot show image", msg))
 
         self._autosave = QTimer(self)
         self._autosave.timeout.connect(self.write_recovery)
@@ -248,6 +249,15 @@ class MainWindow(QMainWindow):
             self.browser.select_id(artwork_id)
         self._update_title()
         self.status.setText(self._load_error or f"{artwork.title} — {len(annotation.regions)} boxes")
+        self._prefetch_neighbours(artwork_id)
+
+    def _prefetch_neighbours(self, artwork_id: str) -> None:
+        """Decode the next and previous images in the background, so D / A feel instant."""
+        rows = self.browser.model.rows
+        i = self.browser.model.row_of(artwork_id)
+        for j in (i + 1, i - 1):
+            if 0 <= j < len(rows) and self.catalog is not None:
+                self.editor.prefetch_image(self.catalog.root / rows[j].id)
 
     def _offer_recovery(self, artwork_id: str, on_disk: Annotation) -> Annotation:
         data = recovery.read_recovery(self.catalog.data_dir, artwork_id)
@@ -346,6 +356,7 @@ class MainWindow(QMainWindow):
         for job in list(self._jobs):
             job.cancel()
         self.browser.shutdown()
+        self.editor.shutdown()
         for job in list(self._jobs):
             job.done.wait(10)
         if self.catalog is not None:

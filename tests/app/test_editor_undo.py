@@ -9,7 +9,7 @@ from artannot.core.geometry import Box
 from artannot.core.model import Region
 
 
-def _boxes(editor):  # noqa: ANN001, ANN202
+def _boxes(editor):
     return [r.box for r in editor.annotation().regions]
 
 

@@ -10,6 +10,7 @@ from artannot.app.canvas import Mode
 from artannot.app.label_editor import LabelDialog, LabelValues, PhraseCompleter, merge_phrases
 from artannot.core.geometry import Box
 from artannot.core.model import Region
+
 from .editor_helpers import drag, vp
 
 ARTWORK = ["head of a cat statuette", "brown limestone"]

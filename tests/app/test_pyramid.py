@@ -41,3 +41,20 @@ def test_canvas_loads_full_resolution_when_zoomed_in(qtbot, tmp_path):
     assert blocker.args == [1] and canvas.shown_factor() == 1
     canvas.fit_window()  # back to the cheap level, full one stays cached
     assert canvas.shown_factor() == 4
+
+
+def test_prefetch_fills_cache_and_open_is_immediate(qtbot, tmp_path):
+    from artannot.app.canvas import AnnotationCanvas
+    from artannot.app.pyramid import PREVIEW_CACHE, PreviewCache
+
+    path = tmp_path / "next.jpg"
+    Image.new("RGB", (4200, 2800), (10, 20, 30)).save(path)
+    PREVIEW_CACHE.clear()
+    canvas = AnnotationCanvas()
+    qtbot.addWidget(canvas)
+    canvas.loader().prefetch(path)
+    qtbot.waitUntil(lambda: PREVIEW_CACHE.get(PreviewCache.key(path, 4)) is not None, timeout=10_000)
+    shown: list[int] = []
+    canvas.imageLoaded.connect(shown.append)
+    canvas.set_image(path)
+    assert shown == [4]  # from the cache, synchronously

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from artannot.core.recovery import (
-    clear_recovery, list_recovery, read_recovery, recovery_path, write_recovery,
+    clear_recovery,
+    list_recovery,
+    read_recovery,
+    recovery_path,
+    write_recovery,
 )
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtGui import QKeySequence
 
-from artannot.app.shortcuts import ACTIONS, SPECS, ShortcutsDialog, create_action, shortcuts_markdown
+from artannot.app.shortcuts import (
+    ACTIONS,
+    SPECS,
+    ShortcutsDialog,
+    create_action,
+    shortcuts_markdown,
+)
 
 
 def test_table_has_labelimg_keys_and_no_duplicates():

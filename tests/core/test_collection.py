@@ -115,7 +115,9 @@ def test_captions_linked_by_file_name(tmp_path):
 
 def test_default_annotation_rel():
     assert col.default_annotation_rel("a.jpg") == "annotations/a.xml"
-    assert col.default_annotation_rel("images/sub/波.jpg") == "annotations/images/sub/波.xml"
+    # LabelImg's flat folder, unless another image shares the stem
+    assert col.default_annotation_rel("images/sub/波.jpg") == "annotations/波.xml"
+    assert col.default_annotation_rel("images/sub/波.jpg", unique_stem=False) == "annotations/images/sub/波.xml"
 
 
 def test_image_size_and_errors(tmp_path):

@@ -12,3 +12,10 @@ def synthetic_small():
     from artannot.retrieval.synthetic import make_collection
 
     return make_collection(200, k=8, dim=256, seed=0, splits=(0.7, 0.1, 0.2))
+
+try:  # faiss' OpenMP threads spin on a busy 2-core machine; one thread is faster here
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+except ImportError:  # pragma: no cover
+    pass
