@@ -39,7 +39,7 @@ class ActionSpec:
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("next_artwork", "Next artwork", ("D",), "Go to the next artwork (autosaves a recovery copy).", "main", "window"),
+    ActionSpec("next_artwork", "Next artwork", ("D",), "Go to the next artwork (saves this one first; see settings).", "main", "window"),
     ActionSpec("prev_artwork", "Previous artwork", ("A",), "Go to the previous artwork.", "main", "window"),
     ActionSpec("save", "Save", ("Ctrl+S",), "Write the Pascal VOC file of this artwork.", "main", "window"),
     ActionSpec("show_shortcuts", "Keyboard shortcuts", ("F1",), "Show this table.", "main", "window"),

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("phrases")
     def phrases(
-        path: Annotated[Path, typer.Argument(help="Collection folder (or caption_data.json).", exists=True)],
+        path: Annotated[Path, typer.Argument(help="Collection folder.", exists=True, file_okay=False)],
         field: Annotated[
             list[str] | None,
             typer.Option("--field", "-f", help="Metadata key or glob to use (repeatable); default: title/description-like."),
@@ -28,8 +28,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed of the train/val/test assignment.")] = 0,
     ) -> None:
         """Extract noun phrases, assign splits, and write vocab.json and caption_data.json."""
-        from tqdm import tqdm
-
+        from artannot.cli.progress import progress_bar
         from artannot.core.catalog import Catalog  # lazy: keeps `artannot --help` fast
         from artannot.text.collection import extract_collection
         from artannot.text.phrases import PhraseExtractor, PhraseOptions
@@ -37,27 +36,17 @@ def register(app: typer.Typer) -> None:
         options = PhraseOptions(
             spans="maximal" if maximal else "all", single_nouns=single_nouns, lemma_head=lemma
         )
-        bar = tqdm(unit="artwork", desc="phrases")
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
         try:
-            with Catalog.open(path) as catalog:
+            with Catalog.open(path) as catalog, progress_bar("phrases", unit="artwork") as progress:
                 report = extract_collection(
                     catalog, PhraseExtractor(options), field or None, progress,
                     min_count=min_count, word_min_count=word_min_count, seed=seed,
                 )
         except KeyboardInterrupt:
-            bar.close()
             typer.echo("interrupted: finished artworks are stored; run again to resume", err=True)
             raise typer.Exit(130) from None
         except ArtannotError as exc:
-            bar.close()
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
-        bar.close()
         for line in report.lines():
             typer.echo(line)

@@ -142,7 +142,10 @@ def read_xml_fields(path: Path) -> dict[str, str]:
         data = path.read_bytes()
     except OSError as exc:
         raise MetadataError(f"cannot read: {exc.strerror or exc}", path) from exc
-    return flatten_xml(parse_xml_bytes(data, path))
+    root = parse_xml_bytes(data, path)
+    from artannot.core import lido  # LIDO records get friendly keys (title, creator, date, ...)
+
+    return lido.lido_fields(root, path) if lido.is_lido(root) else flatten_xml(root)
 
 
 def read_sidecar(path: Path) -> dict[str, str]:

@@ -41,7 +41,7 @@ def factory_string(n: int, dim: int, kind: str = "auto") -> str:
     nlist = max(16, int(4 * math.sqrt(n)))
     if kind == "ivfpq":
         m = next(m for m in (64, 48, 32, 16, 8, 4, 2, 1) if dim % m == 0 and m <= dim)
-        return f"IVF{nlist},PQ{m}"
+        return f"IVF{nlist},PQ{m}np"  # np: skip polysemous training (slow, unused)
     if kind == "ivfflat":
         return f"IVF{nlist},Flat"
     if kind == "hnsw":

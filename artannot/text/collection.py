@@ -61,8 +61,10 @@ class ExtractionReport:
     def lines(self) -> list[str]:
         """Human-readable summary for the CLI and the GUI's log."""
         out = [
-            f"artworks: {self.artworks} (extracted {self.extracted}, unchanged {self.unchanged}, "
-            f"without text {self.without_text})",
+            (
+                f"artworks: {self.artworks} (extracted {self.extracted}, "
+                f"unchanged {self.unchanged}, without text {self.without_text})"
+            ),
         ]
         if self.stopped:
             out.append("stopped before the end: run again to resume")

@@ -58,6 +58,7 @@ _HYPHENS = frozenset({"-", "\u2010", "\u2011"})  # not en/em dashes: "1760–184
 # A participle right after one of these starts a noun phrase ("Seated figure", "(painted box").
 _OPENERS = frozenset({".", "!", "?", ";", ":", "(", "[", '"', "\u201c", "'", "\u2018"})
 _WS_RE = re.compile(r"\s+")
+_ODD_WS_RE = re.compile(r"[^\S ]|  ")  # whitespace a norm must collapse
 _PATTERN = re.compile(GRAMMAR)
 
 SpanMode = Literal["all", "maximal"]
@@ -169,9 +170,33 @@ class _Unit:
     lemma: str  # lemma of the last token
 
 
-def _units(doc: Doc, options: PhraseOptions) -> list[_Unit]:
+def _tokens(doc: Doc, lemmas: bool) -> list[tuple[int, int, str, int, int, str]]:
+    """``(start, end, tag, trailing_space, is_space, lemma)`` per token, read in one array.
+
+    Iterating spaCy Token objects (and ``doc.text``) costs more than the grammar itself, so the
+    attributes come from ``doc.to_array`` and strings from a small cache.
+    """
+    from spacy.attrs import IDX, IS_SPACE, LEMMA, LENGTH, SPACY, TAG
+
+    if not len(doc):
+        return []
+    strings = doc.vocab.strings
+    rows = doc.to_array([IDX, LENGTH, TAG, SPACY, IS_SPACE, LEMMA] if lemmas else [IDX, LENGTH, TAG, SPACY, IS_SPACE])
+    out = []
+    for row in rows.tolist():
+        tag = _TAG_NAMES.get(row[2])
+        if tag is None:
+            tag = _TAG_NAMES[row[2]] = strings[row[2]]
+        out.append((row[0], row[0] + row[1], tag, row[3], row[4], strings[row[5]] if lemmas else ""))
+    return out
+
+
+_TAG_NAMES: dict[int, str] = {}
+
+
+def _units(doc: Doc, text: str, options: PhraseOptions) -> list[_Unit]:
     """Collapse a spaCy doc into grammar units; whitespace tokens inside a line are skipped."""
-    tokens = [t for t in doc if not (t.is_space and "\n\n" not in t.text)]
+    tokens = [t for t in _tokens(doc, options.lemma_head) if not (t[4] and "\n\n" not in text[t[0] : t[1]])]
     units: list[_Unit] = []
     i, n = 0, len(tokens)
     while i < n:
@@ -180,56 +205,58 @@ def _units(doc: Doc, options: PhraseOptions) -> list[_Unit]:
             # extend over "word-word(-word)" written without spaces
             while (
                 j + 2 < n
-                and tokens[j + 1].text in _HYPHENS
-                and not tokens[j].whitespace_
-                and not tokens[j + 1].whitespace_
-                and tokens[j].text[-1:].isalnum()
-                and tokens[j + 2].text[:1].isalnum()
+                and text[tokens[j + 1][0] : tokens[j + 1][1]] in _HYPHENS
+                and not tokens[j][3]
+                and not tokens[j + 1][3]
+                and text[tokens[j][1] - 1].isalnum()
+                and text[tokens[j + 2][0]].isalnum()
             ):
                 j += 2
         first, last = tokens[i], tokens[j]
-        letter = _COARSE.get(last.tag_, "O")
+        letter = _COARSE.get(last[2], "O")
         if j > i:
             letter = "N" if letter == "N" else "A"  # compounds are content words
-        units.append(
-            _Unit(first.idx, last.idx + len(last.text), letter, last.idx, last.lemma_ or last.text)
-        )
+        elif options.participle_modifiers and last[2] in _PARTICIPLES:
+            letter = last[2]  # decided below, from its neighbours
+        units.append(_Unit(first[0], last[1], letter, last[0], last[5] or text[last[0] : last[1]]))
         i = j + 1
     if options.participle_modifiers:
-        units = _participles_as_adjectives(units, tokens, doc.text)
+        units = _participles_as_adjectives(units, text)
     return units
 
 
-def _participles_as_adjectives(units: list[_Unit], tokens: list, text: str) -> list[_Unit]:
-    """Re-letter prenominal participles as adjectives (see module docstring).
+def _participles_as_adjectives(units: list[_Unit], text: str) -> list[_Unit]:
+    """Re-letter prenominal participles as adjectives (see module docstring); others get O.
 
     A VBN/VBG before an adjective or noun becomes A when it follows a determiner, an adjective
     or the start of a sentence ("Seated figure", "a curling white crest"). After a preposition
     only a VBN always qualifies ("in dappled sunlight"); a VBG there needs an adjective next
     ("amid falling pink roses"), because "for storing oil" is a verb with its object.
     """
-    tag_at = {t.idx: t.tag_ for t in tokens}
     out = list(units)
-    for k, u in enumerate(units[:-1]):
-        tag = tag_at.get(u.start)
-        if u.letter != "O" or u.start != u.head_prefix_end or tag not in _PARTICIPLES:
+    last = len(units) - 1
+    for k, u in enumerate(units):
+        tag = u.letter
+        if tag not in _PARTICIPLES:
             continue
-        nxt = units[k + 1].letter
-        if nxt not in "AN":
-            continue
-        if k == 0 or text[units[k - 1].start : units[k - 1].end] in _OPENERS:
-            prev = "D"
-        else:
-            prev = out[k - 1].letter
-        if prev in "DA" or (prev == "P" and (tag == "VBN" or nxt == "A")):
-            out[k] = replace(u, letter="A")
+        letter = "O"
+        nxt = units[k + 1].letter if k < last else "O"
+        if nxt in "AN":
+            if k == 0 or text[units[k - 1].start : units[k - 1].end] in _OPENERS:
+                prev = "D"
+            else:
+                prev = out[k - 1].letter
+            if prev in "DA" or (prev == "P" and (tag == "VBN" or nxt == "A")):
+                letter = "A"
+        out[k] = replace(u, letter=letter)
     return out
 
 
-def _normalise(text: str, options: PhraseOptions) -> str:
-    if options.unicode_nfc:
+def _normalise(text: str, options: PhraseOptions, ascii_: bool = False, plain_ws: bool = False) -> str:
+    """Norm of a surface form; the flags say what the whole source text needs (fast path)."""
+    if options.unicode_nfc and not ascii_:
         text = unicodedata.normalize("NFC", text)
-    if options.collapse_whitespace:
+    if options.collapse_whitespace and not plain_ws:
         text = _WS_RE.sub(" ", text).strip()
     if options.lowercase:
         text = text.lower()
@@ -243,10 +270,13 @@ def _head_index(letters: str) -> int:
     return body.rfind("N")
 
 
-def phrases_from_doc(doc: Doc, field: str, options: PhraseOptions) -> list[PhraseRecord]:
-    """Phrase records of one tagged text, offsets into ``doc.text``."""
-    text = doc.text
-    units = _units(doc, options)
+def phrases_from_doc(
+    doc: Doc, field: str, options: PhraseOptions, text: str | None = None
+) -> list[PhraseRecord]:
+    """Phrase records of one tagged text, offsets into ``doc.text`` (pass ``text`` if at hand:
+    spaCy rebuilds ``doc.text`` from its tokens on every access)."""
+    text = doc.text if text is None else text
+    units = _units(doc, text, options)
     letters = "".join(u.letter for u in units)
     spans = [
         (s, e)
@@ -255,6 +285,8 @@ def phrases_from_doc(doc: Doc, field: str, options: PhraseOptions) -> list[Phras
     ]
     if options.spans == "maximal":
         spans = _maximal(spans)
+    ascii_ = text.isascii()
+    plain_ws = _ODD_WS_RE.search(text) is None
     records: list[PhraseRecord] = []
     for s, e in spans:
         start, end = units[s].start, units[e - 1].end
@@ -264,7 +296,7 @@ def phrases_from_doc(doc: Doc, field: str, options: PhraseOptions) -> list[Phras
             norm_src = text[start : head.head_prefix_end] + head.lemma + text[head.end : end]
         else:
             norm_src = surface
-        records.append(PhraseRecord(field, start, end, surface, _normalise(norm_src, options)))
+        records.append(PhraseRecord(field, start, end, surface, _normalise(norm_src, options, ascii_, plain_ws)))
     return records
 
 
@@ -306,7 +338,7 @@ def _use_numpy_gemm(nlp: Language) -> None:
     class _BlasOps(NumpyOps):
         name = "numpy"
 
-        def gemm(self, x, y, out=None, trans1=False, trans2=False):  # noqa: ANN001, ANN201
+        def gemm(self, x, y, out=None, trans1=False, trans2=False):
             return np.matmul(x.T if trans1 else x, y.T if trans2 else y, out=out)
 
     ops = _BlasOps()
@@ -352,18 +384,22 @@ class PhraseExtractor:
             yield from self._run_chunk(chunk)
 
     def _run_chunk(self, chunk: list[Sequence[tuple[str, str]]]) -> list[list[PhraseRecord]]:
-        results: list[list[PhraseRecord]] = [[] for _ in chunk]
-        work = [
-            (text, (k, field))
-            for k, fields in enumerate(chunk)
-            for field, text in fields
-            if text and not text.isspace()
-        ]
-        if not work:
-            return results
-        docs = self.nlp.pipe(work, as_tuples=True, batch_size=self.options.batch_size)
-        for doc, (k, field) in docs:
-            results[k].extend(phrases_from_doc(doc, field, self.options))
+        # Museum records repeat themselves ("Fragment of a relief", shared series titles):
+        # each distinct text is tagged once per chunk.
+        unique: dict[str, list[PhraseRecord] | None] = {}
+        for fields in chunk:
+            for _, text in fields:
+                if text and not text.isspace():
+                    unique.setdefault(text, None)
+        texts = list(unique)
+        for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=self.options.batch_size)):
+            unique[text] = phrases_from_doc(doc, "", self.options, text)
+        results: list[list[PhraseRecord]] = []
+        for fields in chunk:
+            found: list[PhraseRecord] = []
+            for field, text in fields:
+                found.extend(replace(r, field=field) for r in unique.get(text) or ())
+            results.append(found)
         return results
 
 

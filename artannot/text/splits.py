@@ -59,9 +59,35 @@ def assign_splits(
         raise SplitError(f"ratios must be three non-negative numbers, not all zero: {tuple(ratios)}")
     existing = existing or {}
     out: dict[str, str] = {}
+    fresh = []
     for artwork_id in ids:
         old = existing.get(artwork_id)
-        out[artwork_id] = normalise_split(old) if old else split_of(artwork_id, seed, ratios)
+        if old:
+            out[artwork_id] = normalise_split(old)
+        else:
+            fresh.append(artwork_id)
+    hashed = {artwork_id: split_of(artwork_id, seed, ratios) for artwork_id in fresh}
+    wanted = {name for name, r in zip(("train", "val", "test"), ratios) if r > 0}
+    if len(fresh) >= 3 * len(wanted) and not wanted <= set(hashed.values()):
+        # A small batch (12 artworks) can hash to an empty val or test split; rank by the
+        # same hash and cut at exact quotas instead, still deterministic.
+        hashed = _quota_splits(fresh, seed, ratios)
+    out.update(hashed)
+    return out
+
+
+def _quota_splits(ids: Sequence[str], seed: int, ratios: Sequence[float]) -> dict[str, str]:
+    total = sum(ratios)
+    n = len(ids)
+    n_val = round(n * ratios[1] / total)
+    n_test = round(n * ratios[2] / total)
+    if n >= 3:  # every non-zero split gets at least one artwork
+        n_val = max(n_val, 1 if ratios[1] > 0 else 0)
+        n_test = max(n_test, 1 if ratios[2] > 0 else 0)
+    ranked = sorted(ids, key=lambda a: hashlib.sha256(f"{seed}:{a}".encode()).hexdigest())
+    out = {}
+    for i, artwork_id in enumerate(ranked):
+        out[artwork_id] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
     return out
 
 

@@ -59,50 +59,46 @@ class RegionFeatureExtractor:
     def name(self) -> str:
         return self.spec.name
 
-    def _batch(self, images: Sequence[np.ndarray]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
-        sizes, tensors = [], []
+    def _prepare(self, im: np.ndarray) -> torch.Tensor:
+        h, w = im.shape[:2]
+        rh, rw = resized_shape(h, w, self.min_size, self.max_size)
+        small = cv2.resize(im, (rw, rh), interpolation=cv2.INTER_AREA) if (rh, rw) != (h, w) else im
+        t = torch.from_numpy(np.ascontiguousarray(small)).to(self.device).permute(2, 0, 1)
         dtype = torch.float16 if self.half else torch.float32
-        for im in images:
-            h, w = im.shape[:2]
-            rh, rw = resized_shape(h, w, self.min_size, self.max_size)
-            small = cv2.resize(im, (rw, rh), interpolation=cv2.INTER_AREA) if (rh, rw) != (h, w) else im
-            t = torch.from_numpy(np.ascontiguousarray(small)).to(self.device).permute(2, 0, 1)
-            tensors.append((t.to(dtype) / 255.0 - self._mean) / self._std)
-            sizes.append((rh, rw))
-        s = self.spec.stride
-        ph = -(-max(h for h, _ in sizes) // s) * s
-        pw = -(-max(w for _, w in sizes) // s) * s
-        # Zero after normalisation = the mean colour: the least surprising padding.
-        batch = torch.zeros((len(images), 3, ph, pw), dtype=dtype, device=self.device)
-        for i, t in enumerate(tensors):
-            batch[i, :, : t.shape[1], : t.shape[2]] = t
-        return batch, sizes
+        return (t.to(dtype) / 255.0 - self._mean) / self._std
 
     @torch.inference_mode()
     def extract(
         self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per image ``(region_features [n, dim] float32, whole_image_feature [dim] float32)``."""
-        if not images:
-            return []
-        batch, sizes = self._batch(images)
-        fmap = self.backbone(batch)
-        stride = self.spec.stride
-        rois = []
-        for im, b, (rh, rw) in zip(images, boxes, sizes):
-            h, w = im.shape[:2]
-            scale = torch.tensor([rw / w, rh / h, rw / w, rh / h], dtype=torch.float32)
-            rois.append((torch.as_tensor(np.asarray(b, np.float32)).reshape(-1, 4) * scale)
-                        .to(device=self.device, dtype=fmap.dtype))
-        pooled = roi_align(fmap, rois, output_size=self.pool_size, spatial_scale=1.0 / stride,
-                           sampling_ratio=2, aligned=True).float().mean(dim=(2, 3))
-        out, start = [], 0
-        for i, (r, (rh, rw)) in enumerate(zip(rois, sizes)):
-            vh, vw = -(-rh // stride), -(-rw // stride)
-            whole = fmap[i, :, :vh, :vw].float().mean(dim=(1, 2))
-            out.append((pooled[start: start + len(r)].cpu().numpy(), whole.cpu().numpy()))
-            start += len(r)
-        return out
+        """Per image ``(region_features [n, dim] float32, whole_image_feature [dim] float32)``.
+
+        Images are batched only with others of the same resized shape, never padded: a
+        feature must not depend on which images happened to share its batch (resumed runs
+        and different ``--batch-size`` values must store identical features).
+        """
+        tensors = [self._prepare(im) for im in images]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, t in enumerate(tensors):
+            groups.setdefault(tuple(t.shape[1:]), []).append(i)
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(images)
+        for (rh, rw), idx in groups.items():
+            fmap = self.backbone(torch.stack([tensors[i] for i in idx]))
+            rois = []
+            for i in idx:
+                h, w = images[i].shape[:2]
+                scale = torch.tensor([rw / w, rh / h, rw / w, rh / h], dtype=torch.float32)
+                b = torch.as_tensor(np.asarray(boxes[i], np.float32)).reshape(-1, 4) * scale
+                rois.append(b.to(device=self.device, dtype=fmap.dtype))
+            pooled = roi_align(fmap, rois, output_size=self.pool_size,
+                               spatial_scale=1.0 / self.spec.stride, sampling_ratio=2,
+                               aligned=True).float().mean(dim=(2, 3)).cpu().numpy()
+            wholes = fmap.float().mean(dim=(2, 3)).cpu().numpy()
+            start = 0
+            for j, (i, r) in enumerate(zip(idx, rois)):
+                out[i] = (pooled[start: start + len(r)], wholes[j])
+                start += len(r)
+        return out  # type: ignore[return-value]
 
     def identity(self) -> dict[str, Any]:
         return {"backbone": self.spec.name, "weights": self.weights, "sha256": self.sha256,

@@ -15,7 +15,7 @@ import torch
 
 from artannot.core.errors import ModelError
 from artannot.models import ModelManager
-from artannot.vision.backbones import BACKBONES, build_backbone, get_backbone_spec
+from artannot.vision.backbones import BACKBONES, build_backbone, fuse_for_inference, get_backbone_spec
 from artannot.vision.detect import DETECTORS, FasterRCNNDetector, ProposalDetector, get_detector_spec
 from artannot.vision.features import RegionFeatureExtractor
 from artannot.vision.proposals import ProposalConfig
@@ -83,6 +83,7 @@ def load_extractor(
     elif not allow_random:
         raise ModelError(f"no weights installed for backbone {arch!r}; import some with "
                          "`artannot models import FILE` (see `artannot models list`)")
+    module = fuse_for_inference(module)
     return RegionFeatureExtractor(module, get_backbone_spec(arch), weights=model_name, sha256=sha,
                                   device=device, min_size=min_size, max_size=max_size)
 
@@ -123,4 +124,5 @@ def model_key(detector: Any, extractor: RegionFeatureExtractor) -> str:
     if det.get("sha256"):
         parts[-1] += f"-{det['sha256'][:8]}"
     parts.append((ext["weights"] or ext["backbone"]) + (f"-{ext['sha256'][:8]}" if ext["sha256"] else ""))
+    parts.append(f"k{det['params']['k']}")
     return "__".join(parts)

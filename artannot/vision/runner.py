@@ -55,7 +55,7 @@ def load_rgb(path: Path) -> np.ndarray:
             if im.width * im.height > MAX_PIXELS:
                 raise ImageError(f"image too large ({im.width}x{im.height})", path)
             im.load()
-            arr = np.asarray(im.convert("RGB"))
+            arr = np.array(im.convert("RGB"))  # writable: torch.from_numpy needs that
     except FileNotFoundError as exc:
         raise ImageError("image file is missing", path) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:

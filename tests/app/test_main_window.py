@@ -179,3 +179,30 @@ def test_close_with_unsaved_changes_asks(qtbot, sample_copy: Path) -> None:  # n
     prompts.answers = ["Save"]
     assert window.close() is True
     assert len(read_voc(sample_copy / "annotations" / "botticelli_birth_of_venus.xml").regions) == 1
+
+
+def test_phrases_highlighted_and_clicking_labels_selected_box(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    from artannot.core.catalog import Catalog
+    from artannot.text.collection import extract_collection
+
+    with Catalog.open(sample_copy) as cat:
+        extract_collection(cat)
+    window, _ = make_window(qtbot, sample_copy)
+    show(qtbot, window, WAVE)
+    html = window.metadata.text.toHtml()
+    assert 'href="phrase:towering blue wave' in html
+    norms = [window.metadata.phrase_list.item(i).data(Qt.UserRole) for i in range(window.metadata.phrase_list.count())]
+    assert "curling white crest" in norms
+    covered = [window.metadata.phrase_list.item(i).text() for i in range(window.metadata.phrase_list.count())
+               if window.metadata.phrase_list.item(i).text().startswith("✓")]
+    assert any("towering blue wave" in t for t in covered)  # a box already carries this phrase
+
+    window.editor.select_indices([5])
+    window.metadata.phraseActivated.emit("signature inscription")
+    assert window.editor.annotation().regions[5].phrase == "signature inscription"
+    # With nothing selected, clicking a phrase starts drawing a box that gets the phrase.
+    window.editor.select_indices([])
+    window.metadata.phraseActivated.emit("small snow-capped mount fuji")
+    drag(window.editor.canvas(), (560, 320), (650, 370))
+    assert window.editor.annotation().regions[-1].phrase.lower() == "small snow-capped mount fuji"
+    discard_on_close(window, _)

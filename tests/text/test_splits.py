@@ -41,3 +41,11 @@ def test_ratios_and_names_are_checked() -> None:
     with pytest.raises(SplitError):
         normalise_split("holdout")
     assert normalise_split(" restval ") == "train" and normalise_split("dev") == "val"
+
+
+def test_small_collection_gets_every_split() -> None:
+    ids = [f"sample/{i}.jpg" for i in range(12)]
+    got = assign_splits(ids)
+    counts = split_counts(got)
+    assert counts["val"] >= 1 and counts["test"] >= 1 and counts["train"] >= 8
+    assert assign_splits(list(reversed(ids))) == got  # still deterministic

@@ -9,13 +9,24 @@ for everything artannot edits.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
+from artannot.core.errors import ArtannotError
 from artannot.core.interop.base import (
-    ArtworkIndex, ExportReport, ImportReport, InteropError, check_target, checked_xywh, load_json,
-    number, require, tidy, write_regions,
+    ArtworkIndex,
+    ExportReport,
+    ImportReport,
+    InteropError,
+    check_target,
+    checked_xywh,
+    load_json,
+    number,
+    require,
+    tidy,
+    write_regions,
 )
 from artannot.core.model import Annotation, Region
 from artannot.core.safe_io import atomic_write
@@ -137,7 +148,13 @@ def export_coco(catalog: Catalog, out: Path, ids: Sequence[str], *, overwrite: b
     for aid in ids:
         width, height = catalog.image_size(aid)
         path = catalog.annotation_path(aid)
-        ann = read_voc(path) if path.exists() else None
+        ann = None
+        if path.exists():
+            try:
+                ann = read_voc(path)
+            except ArtannotError as exc:  # a broken file is reported, never half-exported
+                report.skipped.append((aid, str(exc)))
+                continue
         if ann is not None and (width, height) == (0, 0):
             width, height = ann.width, ann.height
         items.append((aid, width, height, ann))

@@ -12,7 +12,14 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from artannot.core.interop.base import (
-    ArtworkIndex, ImportReport, InteropError, checked_box, load_json, number, require, write_regions,
+    ArtworkIndex,
+    ImportReport,
+    InteropError,
+    checked_box,
+    load_json,
+    number,
+    require,
+    write_regions,
 )
 from artannot.core.model import Region
 

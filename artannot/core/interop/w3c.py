@@ -18,12 +18,21 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
+from artannot.core.errors import ArtannotError
 from artannot.core.interop.base import (
-    ArtworkIndex, ExportReport, ImportReport, InteropError, check_target, checked_xywh, load_json, tidy,
+    ArtworkIndex,
+    ExportReport,
+    ImportReport,
+    InteropError,
+    check_target,
+    checked_xywh,
+    load_json,
+    tidy,
     write_regions,
 )
 from artannot.core.model import Annotation, Region
@@ -157,7 +166,11 @@ def export_w3c(
         report.artworks += 1
         if not path.exists():
             continue
-        ann = read_voc(path)
+        try:
+            ann = read_voc(path)
+        except ArtannotError as exc:
+            report.skipped.append((aid, str(exc)))
+            continue
         report.boxes += len(ann.regions)
         items.append((aid, source_for(catalog, aid, base_uri), ann))
     data = to_w3c(items)

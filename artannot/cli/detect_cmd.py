@@ -1,0 +1,86 @@
+"""``artannot detect PATH``: regions and features for a collection, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from artannot.core.errors import ArtannotError
+
+
+def run_detect(
+    path: Path,
+    *,
+    detector: str = "proposals",
+    backbone: str = "efficientnet_lite0",
+    device: str | None = None,
+    batch_size: int = 2,
+    k: int = 36,
+    min_size: int = 600,
+    max_size: int = 1000,
+    progress=None,
+    should_stop=None,
+):
+    """Plain function behind the command: returns ``(store_dir, RunReport)``."""
+    from artannot.core.catalog import Catalog
+    from artannot.models import ModelManager
+    from artannot.vision.device import select_device
+    from artannot.vision.feature_store import FeatureStore
+    from artannot.vision.loader import load_detector, load_extractor, model_key
+    from artannot.vision.runner import detect_collection
+
+    dev = select_device(device)
+    manager = ModelManager()
+    det = load_detector(detector, manager=manager, device=dev, k=k, min_size=min_size, max_size=max_size)
+    ext = load_extractor(backbone, manager=manager, device=dev, min_size=min_size, max_size=max_size)
+    with Catalog.open(path) as cat:
+        items = [(a.id, a.image_path) for a in cat.artworks()]
+        store_dir = cat.data_dir / "features" / model_key(det, ext)
+    with FeatureStore(store_dir, dim=ext.dim) as store:
+        report = detect_collection(items, store, det, ext, batch_size=batch_size,
+                                   progress=progress, should_stop=should_stop)
+    return store_dir, report
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``detect`` command to ``app``."""
+
+    @app.command("detect")
+    def detect(
+        path: Annotated[Path, typer.Argument(help="Collection folder.", exists=True, file_okay=False)],
+        detector: Annotated[str, typer.Option(help="'proposals' (no weights) or a detector model.")] = "proposals",
+        backbone: Annotated[str, typer.Option(help="Feature backbone: architecture or model name.")] = "efficientnet_lite0",
+        device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N")] = None,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 2,
+        k: Annotated[int, typer.Option("--k", min=1, help="Regions per artwork.")] = 36,
+        min_size: Annotated[int, typer.Option(help="Shorter image side for features.")] = 600,
+        max_size: Annotated[int, typer.Option(help="Longer image side at most.")] = 1000,
+    ) -> None:
+        """Detect k regions per artwork and store their features (resumes after Ctrl+C)."""
+        from tqdm import tqdm
+
+        bar = tqdm(unit="artwork", desc="detect", dynamic_ncols=True)
+
+        def progress(done: int, total: int, artwork_id: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            store_dir, report = run_detect(path, detector=detector, backbone=backbone, device=device,
+                                           batch_size=batch_size, k=k, min_size=min_size,
+                                           max_size=max_size, progress=progress)
+        except ArtannotError as exc:
+            bar.close()
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        bar.close()
+        typer.echo(f"{report.processed} processed, {report.skipped} unchanged, "
+                   f"{len(report.failed)} failed ({report.images_per_second:.2f} images/s) -> {store_dir}")
+        for artwork_id, message in report.failed.items():
+            typer.echo(f"  {artwork_id}: {message}", err=True)
+        if report.stopped:
+            typer.echo("interrupted: finished artworks are stored; run again to resume", err=True)
+            raise typer.Exit(130)

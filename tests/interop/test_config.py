@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from artannot.core.config import (
+    SCHEMA,
+    Config,
+    ConfigError,
+    config_path,
+    load_config,
+    write_default_config,
+)
+
+
+def test_defaults_when_missing(tmp_path: Path) -> None:
+    cfg = load_config(tmp_path / "none.toml")
+    assert cfg == Config()
+    assert (cfg.autosave_seconds, cfg.save_on_navigate, cfg.text_fields, cfg.detector, cfg.device,
+            cfg.suggestion_top_k, cfg.models_dir) == (30, True, (), "proposals", "auto", 10, "")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.device = "cpu"  # type: ignore[misc]
+
+
+def test_schema_and_dataclass_agree() -> None:
+    names = {f.name for f in dataclasses.fields(Config)} - {"path"}
+    assert names == set(SCHEMA)
+    for name, s in SCHEMA.items():
+        default = getattr(Config(), name)
+        assert (tuple(s.default) if isinstance(s.default, list) else s.default) == default
+
+
+def test_env_var_and_default_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / "sub" / "config.toml"
+    monkeypatch.setenv("ARTANNOT_CONFIG", str(p))
+    assert config_path() == p
+    assert write_default_config() == p
+    assert load_config() == Config()  # the written file is all defaults, and valid
+    with pytest.raises(ConfigError, match="exists"):
+        write_default_config()
+    p.write_text('autosave_seconds = 0\nsave_on_navigate = false\ntext_fields = ["title", "label"]\n'
+                 'device = "cuda:1"\nsuggestion_top_k = 3\nmodels_dir = "~/weights"\n')
+    cfg = load_config()
+    assert (cfg.autosave_seconds, cfg.save_on_navigate, cfg.text_fields, cfg.device, cfg.suggestion_top_k) == \
+           (0, False, ("title", "label"), "cuda:1", 3)
+    assert cfg.path == p
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("autosave_second = 5", "unknown setting 'autosave_second'; did you mean 'autosave_seconds'?"),
+        ("colour = 'red'", "unknown setting 'colour'; known settings: autosave_seconds"),
+        ("autosave_seconds = '5'", "setting 'autosave_seconds' must be an integer >= 0, got '5' (string)"),
+        ("autosave_seconds = -1", "must be an integer >= 0, got -1"),
+        ("autosave_seconds = true", "got True (boolean)"),
+        ("save_on_navigate = 1", "setting 'save_on_navigate' must be true or false, got 1 (integer)"),
+        ("text_fields = 'title'", "must be a list of non-empty strings"),
+        ("text_fields = [1]", "must be a list of non-empty strings"),
+        ("device = 'gpu'", "must be one of auto, cpu, cuda, cuda:N, mps"),
+        ("suggestion_top_k = 0", "integer >= 1"),
+        ("[window]\nwidth = 3", "unknown setting 'window'"),
+        ("autosave_seconds = ", "not valid TOML"),
+    ],
+)
+def test_bad_files_refused_clearly(tmp_path: Path, text: str, message: str) -> None:
+    p = tmp_path / "config.toml"
+    p.write_text(text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    assert message in str(info.value)
+    assert str(p) in str(info.value) and info.value.code == "E801"

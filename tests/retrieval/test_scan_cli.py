@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import typer
+from typer.testing import CliRunner
+
+from artannot.cli.train_cmd import register
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_train_evaluate_suggest_on_synthetic(tmp_path):
+    app, runner = _app(), CliRunner()
+    r = runner.invoke(app, ["train", "synthetic:60", "--out", str(tmp_path / "run"),
+                            "--embed-size", "32", "--word-dim", "16", "--num-epochs", "2",
+                            "--batch-size", "16", "--text-encoder", "word",
+                            "--min-phrase-count", "1", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "epoch 2/2" in r.output and (tmp_path / "run" / "best.pt").is_file()
+    r = runner.invoke(app, ["evaluate", "synthetic:60", "--checkpoint",
+                            str(tmp_path / "run" / "best.pt"), "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert rows[0]["n_images"] == 6 and "image_annotation" in rows[0]
+    np.save(tmp_path / "f.npy", np.random.default_rng(0).random((4, 2048), dtype=np.float32))
+    r = runner.invoke(app, ["suggest", "--checkpoint", str(tmp_path / "run" / "best.pt"),
+                            "--features", str(tmp_path / "f.npy"), "--phrase", "red circle"])
+    assert r.exit_code == 0 and r.output.count("region") == 4, r.output
+    r = runner.invoke(app, ["suggest", "--checkpoint", str(tmp_path / "run" / "best.pt"),
+                            "--features", str(tmp_path / "f.npy"), "--region", "0",
+                            "--top-k", "3"])
+    assert r.exit_code == 0 and len(r.output.strip().splitlines()) == 3, r.output
