@@ -205,12 +205,14 @@ class Catalog:
         files = col.walk_files(self.root)
         known = {r[0]: r for r in self._db.execute("SELECT rel, kind, mtime_ns, size, names FROM files")}
         kinds: dict[str, tuple[str, str | None]] = {}
+        files_changed = len(known) != len(files)
         for rel, info in files.items():
             old = known.get(rel)
             if old is not None and old[2] == info.mtime_ns and old[3] == info.size:
                 kinds[rel] = (old[1], old[4])
             else:
                 kinds[rel] = self._classify(rel, info)
+                files_changed = True
         voc_files = {rel: names or "" for rel, (kind, names) in kinds.items() if kind == "voc"}
         caption_files = {
             rel: set(json.loads(names or "[]")) for rel, (kind, names) in kinds.items() if kind == "captions"
@@ -230,11 +232,12 @@ class Catalog:
             for aid in removed:
                 self._delete_artwork(aid)
             report.removed = len(removed)
-            self._db.execute("DELETE FROM files")
-            self._db.executemany(
-                "INSERT INTO files(rel, kind, mtime_ns, size, names) VALUES (?,?,?,?,?)",
-                [(rel, kinds[rel][0], f.mtime_ns, f.size, kinds[rel][1]) for rel, f in files.items()],
-            )
+            if files_changed:  # rewriting 20k rows costs a tenth of a second: only when needed
+                self._db.execute("DELETE FROM files")
+                self._db.executemany(
+                    "INSERT INTO files(rel, kind, mtime_ns, size, names) VALUES (?,?,?,?,?)",
+                    [(rel, kinds[rel][0], f.mtime_ns, f.size, kinds[rel][1]) for rel, f in files.items()],
+                )
             self._db.execute("DELETE FROM errors WHERE artwork_id IS NULL")
             self._db.executemany(
                 "INSERT INTO errors(artwork_id, path, code, message) VALUES (NULL,?,?,?)",
@@ -311,8 +314,13 @@ class Catalog:
 
     @staticmethod
     def _signature(link: col.Links, files: Mapping[str, col.FileInfo]) -> str:
-        parts = [link.image, *link.metadata, link.annotation or "", *link.captions]
-        return json.dumps([(p, files[p].mtime_ns, files[p].size) if p in files else (p,) for p in parts])
+        # Plain string (NUL cannot occur in file names): json.dumps of 10k of these was a
+        # fifth of an unchanged re-open.
+        out = []
+        for p in (link.image, *link.metadata, link.annotation or "", *link.captions):
+            f = files.get(p)
+            out.append(f"{p}\0{f.mtime_ns}\0{f.size}" if f is not None else p)
+        return "\1".join(out)
 
     def _index_artwork(self, image_rel: str, link: col.Links, sig: str, captions_cache: dict) -> bool:
         errors: list[tuple[str, str, str]] = []

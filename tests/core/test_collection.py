@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from PIL import Image
@@ -145,3 +145,15 @@ def test_truncated_image_detected(tmp_path, fmt):
     with pytest.raises(ImageError) as info:
         col.check_image(bad)
     assert "truncated" in str(info.value) and bad.name in str(info.value)
+
+
+@pytest.mark.parametrize("image", ["a.jpg", "images/a.jpg", "images/sub/波 1.jpg"])
+@pytest.mark.parametrize("unique", [True, False])
+def test_annotation_at_default_place_is_found(tmp_path, image, unique):
+    """Where the editor saves a new annotation is where the collection reader looks."""
+    rel = col.default_annotation_rel(image, unique_stem=unique)
+    touch(tmp_path / image)
+    touch(tmp_path / rel)
+    links = col.link_files(col.walk_files(tmp_path), {rel: "someone-else.jpg"}, {})
+    assert links[image].annotation == rel
+    assert col._pick_annotation(PurePosixPath(image), {rel: ""}, {}, {}) == rel

@@ -88,13 +88,15 @@ def test_custom_resnet18_backbone_via_import(manager: ModelManager, tiny_backbon
     assert regions.shape == (1, 512) and whole.shape == (512,)
 
 
-def test_wrong_architecture_is_a_model_error(manager: ModelManager, tiny_backbone_ckpt: Path) -> None:
+def test_wrong_architecture_is_a_model_error(manager: ModelManager, tiny_backbone_ckpt: Path,
+                                            tmp_path: Path) -> None:
     manager.import_file(tiny_backbone_ckpt, name="r18_as_r50", role="backbone", architecture="resnet50")
     with pytest.raises(ModelError, match="do not fit"):
         load_extractor("r18_as_r50", manager=manager)
     with pytest.raises(ModelError, match="no weights installed"):
         load_extractor("resnet101", manager=manager)
-    ext = load_extractor("resnet50", manager=ModelManager(manifest=[]), allow_random=True)
+    ext = load_extractor("resnet50", manager=ModelManager(tmp_path / "empty", manifest=[]),
+                         allow_random=True)
     assert ext.dim == 2048 and ext.weights is None
 
 

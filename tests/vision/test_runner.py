@@ -1,0 +1,130 @@
+"""Batch runs: resume after interruption, skip unchanged images, bad images reported."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from artannot.core.errors import ModelError
+from artannot.models import ModelManager
+from artannot.vision.feature_store import FeatureStore
+from artannot.vision.loader import load_detector, load_extractor
+from artannot.vision.runner import detect_collection
+
+from .conftest import TEST_SIZES
+
+
+@pytest.fixture
+def pipeline(manager: ModelManager):
+    det = load_detector("proposals", manager=manager, k=6)
+    ext = load_extractor("efficientnet_lite0", manager=manager, **TEST_SIZES)
+    return det, ext
+
+
+@pytest.fixture
+def collection(tmp_path: Path, small_images: list[Path]) -> list[tuple[str, Path]]:
+    folder = tmp_path / "col"
+    folder.mkdir()
+    items = []
+    for p in small_images:
+        dst = folder / p.name
+        shutil.copy(p, dst)
+        items.append((p.name, dst))
+    return items
+
+
+def test_resume_after_interruption(tmp_path: Path, pipeline, collection) -> None:
+    det, ext = pipeline
+    store = FeatureStore(tmp_path / "fs", dim=ext.dim)
+    seen: list[str] = []
+    report = detect_collection(collection, store, det, ext, batch_size=1,
+                               progress=lambda d, t, a: seen.append(a),
+                               should_stop=lambda: len(seen) >= 1)
+    assert report.stopped and report.processed == 1 and len(store) == 1
+    store.close()
+
+    store = FeatureStore(tmp_path / "fs")  # a new process: only what was flushed survives
+    first = store.get(collection[0][0])
+    report = detect_collection(collection, store, det, ext, batch_size=2)
+    assert not report.stopped and report.skipped == 1 and report.processed == len(collection) - 1
+    assert store.ids() == sorted(a for a, _ in collection)
+    for artwork_id, path in collection:
+        rs = store.get(artwork_id)
+        assert rs.features.shape == (6, 1280) and rs.whole_image_feature.shape == (1280,)
+        from PIL import Image
+        w, h = Image.open(path).size
+        assert rs.boxes[0].tolist() == [1, 1, w, h]  # whole image, VOC convention
+        assert all(b.inside(w, h) for b in rs.box_list())
+    # the resumed run computed the same thing a single run would (determinism)
+    np.testing.assert_array_equal(store.get(collection[0][0]).features, first.features)
+    assert store.meta["backbone"]["weights"] == "efficientnet_lite0_imagenet"
+    assert store.meta["backbone"]["sha256"].startswith("57934424")
+    store.close()
+
+
+def test_unchanged_skipped_changed_redone(tmp_path: Path, pipeline, collection) -> None:
+    det, ext = pipeline
+    with FeatureStore(tmp_path / "fs") as store:
+        detect_collection(collection[:2], store, det, ext)
+        report = detect_collection(collection[:2], store, det, ext)
+        assert report.skipped == 2 and report.processed == 0
+        os.utime(collection[0][1], ns=(10**18, 10**18))
+        report = detect_collection(collection[:2], store, det, ext)
+        assert report.processed == 1 and report.skipped == 1
+
+
+def test_bad_images_are_reported_not_fatal(tmp_path: Path, pipeline, collection) -> None:
+    det, ext = pipeline
+    good_id, good = collection[0]
+    truncated = tmp_path / "col" / "truncated.jpg"
+    data = good.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage = tmp_path / "col" / "garbage.jpg"
+    garbage.write_bytes(b"not an image at all")
+    items = [("truncated.jpg", truncated), ("missing.jpg", tmp_path / "col" / "missing.jpg"),
+             ("garbage.jpg", garbage), (good_id, good)]
+    with FeatureStore(tmp_path / "fs") as store:
+        report = detect_collection(items, store, det, ext, batch_size=2)
+        assert report.processed == 1 and store.ids() == [good_id]
+        assert set(report.failed) == {"truncated.jpg", "missing.jpg", "garbage.jpg"}
+        assert "truncated" in report.failed["truncated.jpg"] and "missing" in report.failed["missing.jpg"]
+
+
+def test_store_of_other_models_is_refused(tmp_path: Path, pipeline, collection, manager) -> None:
+    det, ext = pipeline
+    with FeatureStore(tmp_path / "fs") as store:
+        detect_collection(collection[:1], store, det, ext)
+        other = load_extractor("resnet18", manager=manager, allow_random=True, **TEST_SIZES)
+        with pytest.raises(ModelError, match="other models"):
+            detect_collection(collection[:1], store, det, other)
+
+
+def test_cli_detect_on_a_catalogued_collection(isolated_dirs, collection) -> None:
+    from artannot.cli.detect_cmd import register
+
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    folder = collection[0][1].parent
+    runner = CliRunner()
+    args = ["detect", str(folder), "--k", "4", "--min-size", "224", "--max-size", "320", "--device", "cpu"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert f"{len(collection)} processed" in res.output
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0 and f"{len(collection)} unchanged" in res.output
+    stores = list(isolated_dirs["data"].rglob("index.sqlite"))
+    feature_stores = [s.parent for s in stores if s.parent.parent.name == "features"]
+    assert len(feature_stores) == 1 and "proposals__efficientnet_lite0_imagenet" in feature_stores[0].name
+    res = runner.invoke(app, ["detect", str(folder), "--detector", "fasterrcnn_resnet50_fpn"])
+    assert res.exit_code == 1 and "no weights installed" in res.output
