@@ -42,6 +42,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=12)
     ap.add_argument("--only", default="", help="substring of the configurations to run")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--min-size", type=int, default=600)
+    ap.add_argument("--max-size", type=int, default=1000)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -59,12 +61,14 @@ def main() -> int:
     paths = sorted(p for p in args.images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     images = [load_rgb(p) for p in paths[: args.limit]]
     print(f"{len(images)} images from {args.images}, {args.threads} threads, device {device}, "
-          f"torch {torch.__version__}, size 600/1000")
+          f"torch {torch.__version__}, size {args.min_size}/{args.max_size}")
     for label, det_name, bb_name in CONFIGS:
         if args.only and args.only not in label:
             continue
-        det = load_detector(det_name, manager=manager, device=device, allow_random=True, score_floor=0.0)
-        ext = (load_extractor(bb_name, manager=manager, device=device, allow_random=True)
+        sizes = {"min_size": args.min_size, "max_size": args.max_size}
+        det = load_detector(det_name, manager=manager, device=device, allow_random=True,
+                            score_floor=0.0, **sizes)
+        ext = (load_extractor(bb_name, manager=manager, device=device, allow_random=True, **sizes)
                if bb_name else None)
 
         def one(img):

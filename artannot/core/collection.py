@@ -156,6 +156,7 @@ class Links:
     captions: list[str] = field(default_factory=list)  # Karpathy files that mention the image
 
 
+# _pick_annotation_fast looks in these places with string operations: keep the two in step.
 def default_annotation_rel(image_rel: str, unique_stem: bool = True) -> str:
     """Where a new annotation goes: ``annotations/<stem>.xml`` (LabelImg's flat folder), or
     mirroring the image's subfolders when another image shares the stem."""

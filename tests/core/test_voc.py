@@ -161,8 +161,8 @@ def test_unicode_is_written_as_utf8(tmp_path):
     ann.regions = [Region(Box(1, 1, 50, 50), "vague déferlante — 波")]
     path = save_voc(ann, tmp_path / "Kōrin 屏風" / "波.xml")
     data = path.read_bytes()
-    assert "vague déferlante — 波".encode("utf-8") in data
-    assert "<filename>波.jpg</filename>".encode("utf-8") in data
+    assert "vague déferlante — 波".encode() in data
+    assert "<filename>波.jpg</filename>".encode() in data
     again = read_voc(path)
     assert again.filename == "波.jpg" and again.regions[0].phrase == "vague déferlante — 波"
 
@@ -240,7 +240,7 @@ def test_iso_8859_1_declaration(tmp_path):
     save_voc(ann)
     data = path.read_bytes()
     assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
-    assert "tête sculptée en marbre".encode("utf-8") in data
+    assert "tête sculptée en marbre".encode() in data
     assert read_voc(path).regions[0].phrase == "tête sculptée en marbre"
 
 
@@ -375,8 +375,8 @@ MALFORMED = {
     "wrong_root": ("<record><filename>a.jpg</filename></record>", "<record>"),
     "missing_bndbox": ("<annotation><filename>a.jpg</filename><object><name>x</name></object></annotation>",
                        "bndbox"),
-    "missing_coordinate": ("<annotation><object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
-                           "<xmax>2</xmax></bndbox></object></annotation>", "ymax"),
+    "missing_coordinate": (("<annotation><object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
+                            "<xmax>2</xmax></bndbox></object></annotation>"), "ymax"),
     "non_numeric": ("<annotation><object><name>x</name>" + BOX.replace(">2</xmax>", ">two</xmax>")
                     + "</object></annotation>", "two"),
     "inverted_box": ("<annotation><object><name>x</name>" + BOX.replace(">2</xmax>", ">0</xmax>")
