@@ -22,10 +22,11 @@ import os
 import shutil
 import tempfile
 import tomllib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 import platformdirs
 
@@ -162,7 +163,7 @@ def _resolve_bundled(spec: str) -> Path | None:
         return None
     if found is None or not found.submodule_search_locations:
         return None
-    path = Path(list(found.submodule_search_locations)[0]) / rel
+    path = Path(next(iter(found.submodule_search_locations))) / rel
     return path if path.is_file() else None
 
 
@@ -480,7 +481,7 @@ class ModelManager:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-        record.imported_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record.imported_at = datetime.now(UTC).isoformat(timespec="seconds")
         reg = self._load()
         old = reg.models.get(record.name)
         if old is not None and old.filename != record.filename:

@@ -71,7 +71,7 @@ def main() -> int:
         ext = (load_extractor(bb_name, manager=manager, device=device, allow_random=True, **sizes)
                if bb_name else None)
 
-        def one(img):
+        def one(img, det=det, ext=ext):
             [d] = det.detect([img])
             if ext is not None:
                 ext.extract([img], [d.boxes])

@@ -17,10 +17,16 @@ from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget,
 )
 
+from artannot.app.basket import BasketEntry, BasketWidget
 from artannot.app.browser import CollectionBrowser
+from artannot.app.detection import DetectionController
 from artannot.app.editor import AnnotationEditor
 from artannot.app.metadata_panel import MetadataPanel
+from artannot.app.models_dialog import ModelsDialog
+from artannot.app.queue import QueuePanel
+from artannot.app.search_view import SearchView
 from artannot.app.shortcuts import ShortcutsDialog, create_action
+from artannot.app.suggestions_panel import SuggestionsController, SuggestionsPanel
 from artannot.app.workers import Job, JobControl, start_job
 from artannot.core import recovery
 from artannot.core.catalog import Catalog
@@ -73,8 +79,26 @@ class MainWindow(QMainWindow):
         right = self._dock(self.metadata, "Metadata", Qt.RightDockWidgetArea)
         # The boxes table docks under the metadata, leaving the centre to the image.
         boxes = self._dock(self.editor.objects_panel(), "Boxes", Qt.RightDockWidgetArea)
+        # Suggestions share the lower right with the boxes table; search and basket are tabs
+        # beside the collection; the annotation queue sits under the collection.
+        self.suggestions_panel = SuggestionsPanel(self)
+        self.suggestions = SuggestionsController(self.suggestions_panel, self.editor, self.metadata, self)
+        self.search_view = SearchView(self)
+        self.basket = BasketWidget(self)
+        self.queue = QueuePanel(self)
+        self.detection = DetectionController(self)
+        self.suggestions_dock = self._dock(self.suggestions_panel, "Suggestions", Qt.RightDockWidgetArea)
+        self.tabifyDockWidget(boxes, self.suggestions_dock)
+        self.search_dock = self._dock(self.search_view, "Search", Qt.LeftDockWidgetArea)
+        self.basket_dock = self._dock(self.basket, "Basket", Qt.LeftDockWidgetArea)
+        self.tabifyDockWidget(left, self.search_dock)
+        self.tabifyDockWidget(self.search_dock, self.basket_dock)
+        left.raise_()
+        self.suggestions_dock.raise_()
+        queue_dock = self._dock(self.queue, "Queue", Qt.LeftDockWidgetArea)
         self.resizeDocks([left, right], [420, 420], Qt.Horizontal)
-        self.resizeDocks([right, boxes], [560, 300], Qt.Vertical)
+        self.resizeDocks([right, boxes], [460, 400], Qt.Vertical)
+        self.resizeDocks([left, queue_dock], [800, 80], Qt.Vertical)
 
         self.status = QLabel()
         self.models_label = QLabel("Detector: proposals (weight-free) · SCAN: none")
@@ -89,6 +113,7 @@ class MainWindow(QMainWindow):
         self.editor.regionsChanged.connect(self._regions_changed)
         self.editor.pastePreviousRequested.connect(lambda: self.editor.paste_regions(self._previous_regions))
         self.editor.canvas().imageFailed.connect(lambda msg: self._show_error("Cannot show image", msg))
+        self._wire_suggestions()
 
         self._autosave = QTimer(self)
         self._autosave.timeout.connect(self.write_recovery)
@@ -125,10 +150,14 @@ class MainWindow(QMainWindow):
         view_ids = {"toggle_boxes", "zoom_in", "zoom_out", "fit_window", "fit_width", "zoom_100"}
         for action in self.editor.actions():
             (view_menu if action.objectName().removeprefix("action_") in view_ids else edit_menu).addAction(action)
+        self._build_suggest_menu()
         help_menu = self.menuBar().addMenu("&Help")
         shortcuts = create_action("show_shortcuts", self, lambda: ShortcutsDialog(self).exec())
         self.addAction(shortcuts)
         help_menu.addAction(shortcuts)
+        about = create_action("about_models", self, self.show_models)
+        self.addAction(about)
+        help_menu.addAction(about)
 
     # -- collection ---------------------------------------------------------
     def _choose_collection(self) -> None:
@@ -145,6 +174,7 @@ class MainWindow(QMainWindow):
         self.catalog = Catalog.open(root, refresh=False)
         self.setWindowTitle(f"artannot — {self.catalog.root.name}")
         self.browser.set_catalog(self.catalog)
+        self._collection_opened()
         self._start_indexing(self.catalog.root)
         if wait:
             for job in list(self._jobs):
@@ -247,6 +277,7 @@ class MainWindow(QMainWindow):
         self.metadata.set_artwork(artwork, phrases, [r.phrase for r in annotation.regions], self._load_error)
         if self.browser.current_id() != artwork_id:
             self.browser.select_id(artwork_id)
+        self.suggestions.set_artwork(artwork_id, phrases)
         self._update_title()
         self.status.setText(self._load_error or f"{artwork.title} — {len(annotation.regions)} boxes")
         self._prefetch_neighbours(artwork_id)
@@ -287,6 +318,8 @@ class MainWindow(QMainWindow):
         if self.current_id is None or self.catalog is None or self._annotation_path is None:
             return True
         ann = self.editor.annotation()
+        # Dashed proposals not accepted yet are suggestions, not annotations: never written.
+        ann.regions = [r for r in ann.regions if r.source == "manual"]
         try:
             path = save_voc(ann, self._annotation_path, force=force)
         except VocConflictError as exc:
@@ -312,6 +345,7 @@ class MainWindow(QMainWindow):
         recovery.clear_recovery(self.catalog.data_dir, self.current_id)
         self.catalog.record_annotation(self.current_id, ann, path)
         self.browser.refresh_row(self.current_id)
+        self.queue.refresh_progress()
         self._update_title()
         self.status.setText(f"Saved {path.name}")
         return True
@@ -330,6 +364,9 @@ class MainWindow(QMainWindow):
         self.metadata.refresh([r.phrase for r in self.editor.annotation().regions], self._load_error)
 
     def _phrase_clicked(self, norm: str) -> None:
+        if self.suggestions.wants_phrase():  # a model is there: phrase -> regions
+            self.suggestions.highlight(norm)
+            return
         surface = next((p.text for p in self.metadata.phrases() if p.norm == norm), norm)
         if not self.editor.label_selected(surface):
             self.editor.start_box_with_label(surface)
@@ -355,6 +392,8 @@ class MainWindow(QMainWindow):
                 recovery.clear_recovery(self.catalog.data_dir, self.current_id)
         for job in list(self._jobs):
             job.cancel()
+        self.detection.shutdown()
+        self.suggestions.shutdown()
         self.browser.shutdown()
         self.editor.shutdown()
         for job in list(self._jobs):
@@ -362,3 +401,115 @@ class MainWindow(QMainWindow):
         if self.catalog is not None:
             self.catalog.close()
         event.accept()
+
+    # -- suggestions, detection, search (logic lives in the controllers) -------------------
+    def _wire_suggestions(self) -> None:
+        self.suggestions.statusMessage.connect(self.status.setText)
+        self.suggestions.modelsChanged.connect(self._update_models_label)
+        self.detection.progress.connect(self._show_progress)
+        self.detection.status.connect(self.status.setText)
+        self.detection.modelsUsed.connect(self._update_models_label)
+        self.detection.finished.connect(lambda: self.progress.setVisible(False))
+        self.detection.storeChanged.connect(self._store_changed)
+        self.search_view.openRequested.connect(self.open_fragment)
+        self.search_view.basketRequested.connect(self._add_to_basket)
+        self.search_view.message.connect(self.status.setText)
+        self.basket.openRequested.connect(
+            lambda e: self.open_fragment(e) if e.box is not None else self._show_artwork(e.artwork_id))
+        self.basket.message.connect(self.status.setText)
+        self.queue.openRequested.connect(self._show_artwork)
+        self.queue.message.connect(self.status.setText)
+
+    def _build_suggest_menu(self) -> None:
+        menu = self.menuBar().addMenu("&Suggest")
+        slots = {
+            "detect_artwork": self.detect_current,
+            "detect_collection": lambda: self.catalog and self.detection.detect_collection(self.catalog),
+            "phrase_regions": lambda on: self.suggestions_panel.mode_button.setChecked(on),
+            "toggle_heatmap": lambda on: self.suggestions_panel.heat_check.setChecked(on),
+            "search_collection": self.show_search,
+            "next_in_queue": lambda: self.queue.next(self.current_id),
+        }
+        self.suggest_actions: dict[str, QAction] = {}
+        for spec_id, slot in slots.items():
+            action = create_action(spec_id, self)
+            action.triggered.connect(slot)
+            self.addAction(action)
+            menu.addAction(action)
+            self.suggest_actions[spec_id] = action
+        self.suggestions_panel.mode_button.toggled.connect(self.suggest_actions["phrase_regions"].setChecked)
+        self.suggestions_panel.heat_check.toggled.connect(self.suggest_actions["toggle_heatmap"].setChecked)
+        self.suggest_actions["toggle_heatmap"].setChecked(True)
+        cancel = QAction("Cancel detection", self)
+        cancel.triggered.connect(self.detection.cancel)
+        train = QAction("Train SCAN model on this collection", self)
+        train.triggered.connect(lambda: self.suggestions.train())
+        menu.addSeparator()
+        menu.addAction(cancel)
+        menu.addAction(train)
+
+    def _collection_opened(self) -> None:
+        self.detection.reset()
+        self.suggestions.set_collection(self.catalog)
+        self.search_view.set_collection(self.catalog, self.suggestions.service)
+        self.queue.set_collection(self.catalog, self.suggestions.service)
+        self.basket.root = self.catalog.root
+
+    def _update_models_label(self, used: dict | None = None) -> None:
+        service = self.suggestions.service
+        if service is None:
+            return
+        info = service.info()
+        if used:  # what detection just ran with (device included)
+            info = type(info)(used["detector"], used["backbone"], used["device"], info.scan, info.store)
+        self.models_label.setText(info.summary())
+        self.models_label.setToolTip("Help ▸ About models for details")
+
+    def _store_changed(self) -> None:
+        if self.suggestions.service is not None:
+            self.suggestions.service.reload()
+            self.suggestions._update_state()  # a refresh, not a state change
+
+    def show_models(self) -> None:
+        service = self.suggestions.service
+        ModelsDialog(service.info() if service else None, self).exec()
+
+    def show_search(self) -> None:
+        self.search_dock.show()
+        self.search_dock.raise_()
+        self.search_view.query.setFocus()
+
+    def detect_current(self) -> None:
+        if self.catalog is not None and self.current_id is not None:
+            self.detection.detect_artwork(self.catalog, self.current_id, self._show_proposals)
+
+    def _show_proposals(self, artwork_id: str, regions: list[Region]) -> None:
+        if artwork_id != self.current_id:
+            return
+        existing = {r.box for r in self.editor.annotation().regions}
+        self.editor.add_proposals([r for r in regions if r.box not in existing])
+
+    def _show_artwork(self, artwork_id: str) -> None:
+        if not self.browser.select_id(artwork_id):  # filtered out of the list: open anyway
+            self.open_artwork(artwork_id)
+
+    def open_fragment(self, fragment) -> None:  # Fragment or BasketEntry
+        """Open the fragment's artwork, select its region (added as a suggestion if new) and centre it."""
+        self._show_artwork(fragment.artwork_id)
+        if self.current_id != fragment.artwork_id:
+            return
+        regions = self.editor.annotation().regions
+        match = next((i for i, r in enumerate(regions) if r.box.iou(fragment.box) > 0.9), None)
+        if match is None:
+            self.editor.add_proposals([Region(box=fragment.box, source="suggestion", score=fragment.score)])
+            match = len(self.editor.annotation().regions) - 1
+        self.editor.select_indices([match])
+        x0, y0, x1, y1 = fragment.box.to_edges()
+        self.editor.canvas().centerOn((x0 + x1) / 2, (y0 + y1) / 2)
+
+    def _add_to_basket(self, fragments: list, kind: str) -> None:
+        phrase = self.search_view.query_text
+        entries = [BasketEntry(kind, f.artwork_id, f.box if kind == "fragment" else None, phrase,
+                               f.score if kind == "fragment" else None) for f in fragments]
+        n = self.basket.add(entries)
+        self.status.setText(f"{n} added to the basket")

@@ -68,6 +68,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("nudge_up_10", "Nudge up 10 px", ("Shift+Up",), "Move the selected boxes 10 px up.", scope="canvas"),
     ActionSpec("nudge_down_10", "Nudge down 10 px", ("Shift+Down",), "Move the selected boxes 10 px down.", scope="canvas"),
     ActionSpec("cancel", "Cancel", ("Esc",), "Cancel a drag, leave draw mode, or clear the selection.", scope="canvas"),
+    # suggestions (issue 8) and detection (issue 6): owned by the main window's controllers
+    ActionSpec("detect_artwork", "Detect regions", ("Ctrl+R",), "Detect regions of this artwork (stored ones are shown at once); proposals appear dashed with their score.", "main", "window"),
+    ActionSpec("detect_collection", "Detect regions in the whole collection", ("Ctrl+Shift+R",), "Detect and store regions of every artwork in the background (resumable, cancellable).", "main", "window"),
+    ActionSpec("phrase_regions", "Find regions for phrases", ("Ctrl+L",), "While on, clicking a phrase highlights the best-matching regions instead of labelling the selected box.", "main", "window", checkable=True),
+    ActionSpec("toggle_heatmap", "Attention heat map", ("Ctrl+Shift+H",), "Show or hide the phrase's attention heat map over the image.", "main", "window", checkable=True),
+    ActionSpec("search_collection", "Search fragments", ("Ctrl+K",), "Search the whole collection for fragments matching a phrase.", "main", "window"),
+    ActionSpec("next_in_queue", "Next artwork to annotate", ("N",), "Open the next artwork of the annotation queue (strategy chosen in the queue panel).", "main", "window"),
+    ActionSpec("about_models", "About models", (), "Which detector, backbone and SCAN model are in use, and where they came from.", "main", "window"),
 )
 
 SPECS: dict[str, ActionSpec] = {spec.id: spec for spec in ACTIONS}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,19 +25,15 @@ def run_detect(
 ):
     """Plain function behind the command: returns ``(store_dir, RunReport)``."""
     from artannot.core.catalog import Catalog
-    from artannot.models import ModelManager
-    from artannot.vision.device import select_device
     from artannot.vision.feature_store import FeatureStore
-    from artannot.vision.loader import load_detector, load_extractor, model_key
+    from artannot.vision.pipeline import load_pipeline
     from artannot.vision.runner import detect_collection
 
-    dev = select_device(device)
-    manager = ModelManager()
-    det = load_detector(detector, manager=manager, device=dev, k=k, min_size=min_size, max_size=max_size)
-    ext = load_extractor(backbone, manager=manager, device=dev, min_size=min_size, max_size=max_size)
+    pipe = load_pipeline(detector, backbone, device=device, k=k, min_size=min_size, max_size=max_size)
+    det, ext = pipe.detector, pipe.extractor
     with Catalog.open(path) as cat:
         items = [(a.id, a.image_path) for a in cat.artworks()]
-        store_dir = cat.data_dir / "features" / model_key(det, ext)
+        store_dir = pipe.store_dir(cat.data_dir)
     with FeatureStore(store_dir, dim=ext.dim) as store:
         report = detect_collection(items, store, det, ext, batch_size=batch_size,
                                    progress=progress, should_stop=should_stop)
@@ -52,7 +48,7 @@ def register(app: typer.Typer) -> None:
         path: Annotated[Path, typer.Argument(help="Collection folder.", exists=True, file_okay=False)],
         detector: Annotated[str, typer.Option(help="'proposals' (no weights) or a detector model.")] = "proposals",
         backbone: Annotated[str, typer.Option(help="Feature backbone: architecture or model name.")] = "efficientnet_lite0",
-        device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N")] = None,
+        device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N")] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 2,
         k: Annotated[int, typer.Option("--k", min=1, help="Regions per artwork.")] = 36,
         min_size: Annotated[int, typer.Option(help="Shorter image side for features.")] = 600,
@@ -76,6 +72,10 @@ def register(app: typer.Typer) -> None:
             bar.close()
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        except KeyboardInterrupt:  # while loading models or the catalog: nothing half-written
+            bar.close()
+            typer.echo("interrupted: finished artworks are stored; run again to resume", err=True)
+            raise typer.Exit(130) from None
         bar.close()
         typer.echo(f"{report.processed} processed, {report.skipped} unchanged, "
                    f"{len(report.failed)} failed ({report.images_per_second:.2f} images/s) -> {store_dir}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -51,10 +51,10 @@ def register(app: typer.Typer) -> None:
     @models.command("import")
     def import_cmd(
         file: Annotated[Path, typer.Argument(help="Weight file to copy into the models folder.")],
-        name: Annotated[Optional[str], typer.Option(help="Manifest name, or name of a custom model.")] = None,
-        role: Annotated[Optional[str], typer.Option(help="detector | backbone | scan (custom models).")] = None,
-        architecture: Annotated[Optional[str], typer.Option(help="Architecture key (custom models).")] = None,
-        provenance: Annotated[Optional[str], typer.Option(help="Where the file came from.")] = None,
+        name: Annotated[str | None, typer.Option(help="Manifest name, or name of a custom model.")] = None,
+        role: Annotated[str | None, typer.Option(help="detector | backbone | scan (custom models).")] = None,
+        architecture: Annotated[str | None, typer.Option(help="Architecture key (custom models).")] = None,
+        provenance: Annotated[str | None, typer.Option(help="Where the file came from.")] = None,
     ) -> None:
         """Check a file's sha256 against the manifest, then install it."""
         try:

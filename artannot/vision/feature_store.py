@@ -24,10 +24,11 @@ import os
 import sqlite3
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def edges_to_voc(edges: np.ndarray) -> np.ndarray:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _write_npy_atomic(path: Path, array: np.ndarray) -> None:
@@ -291,7 +292,7 @@ class FeatureStore:
         if not self._pending or self.readonly:
             return
         items = list(self._pending.items())
-        shard = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        shard = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         regions = np.concatenate([p.features for _, p in items]).astype(np.float16)
         wholes = np.stack([p.whole for _, p in items]).astype(np.float16)
         shard_dir = self.path / "shards"
@@ -329,7 +330,7 @@ class FeatureStore:
         self._maps.clear()
         self._db.close()
 
-    def __enter__(self) -> FeatureStore:
+    def __enter__(self) -> FeatureStore:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

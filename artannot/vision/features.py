@@ -8,7 +8,8 @@ of the valid feature map) serves the coarse k = 1 model.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np

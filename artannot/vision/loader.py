@@ -15,8 +15,18 @@ import torch
 
 from artannot.core.errors import ModelError
 from artannot.models import ModelManager
-from artannot.vision.backbones import BACKBONES, build_backbone, fuse_for_inference, get_backbone_spec
-from artannot.vision.detect import DETECTORS, FasterRCNNDetector, ProposalDetector, get_detector_spec
+from artannot.vision.backbones import (
+    BACKBONES,
+    build_backbone,
+    fuse_for_inference,
+    get_backbone_spec,
+)
+from artannot.vision.detect import (
+    DETECTORS,
+    FasterRCNNDetector,
+    ProposalDetector,
+    get_detector_spec,
+)
 from artannot.vision.features import RegionFeatureExtractor
 from artannot.vision.proposals import ProposalConfig
 
@@ -124,5 +134,6 @@ def model_key(detector: Any, extractor: RegionFeatureExtractor) -> str:
     if det.get("sha256"):
         parts[-1] += f"-{det['sha256'][:8]}"
     parts.append((ext["weights"] or ext["backbone"]) + (f"-{ext['sha256'][:8]}" if ext["sha256"] else ""))
-    parts.append(f"k{det['params']['k']}")
+    size = ext["params"]
+    parts.append(f"k{det['params']['k']}_{size['min_size']}-{size['max_size']}")
     return "__".join(parts)

@@ -9,9 +9,10 @@ not change (size + mtime_ns) since they were stored are skipped.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -71,10 +72,8 @@ def run_identity(detector: Detector, extractor: RegionFeatureExtractor) -> dict[
 
 
 def _same_models(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    keys = ("detector", "weights", "sha256")
-    bk = ("backbone", "weights", "sha256")
-    return (all(a.get("detector", {}).get(k) == b.get("detector", {}).get(k) for k in keys)
-            and all(a.get("backbone", {}).get(k) == b.get("backbone", {}).get(k) for k in bk))
+    """Same detector, backbone, weight hashes and settings (k, sizes): features comparable."""
+    return a == b
 
 
 def detect_collection(
@@ -102,9 +101,10 @@ def detect_collection(
     identity = run_identity(detector, extractor)
     existing = store.meta
     if existing and len(store) and not _same_models(existing, identity):
-        raise ModelError("this feature store was made by other models "
+        raise ModelError("this feature store was made by other models or settings "
                          f"({existing.get('detector', {}).get('detector')} / "
-                         f"{existing.get('backbone', {}).get('backbone')}); use another folder",
+                         f"{existing.get('backbone', {}).get('backbone')}, "
+                         f"{existing.get('detector', {}).get('params')}); use another folder",
                          store.path)
     store.set_meta(identity)
     done = 0

@@ -12,7 +12,12 @@ import torch
 from artannot.core.errors import ModelError
 from artannot.core.geometry import Box
 from artannot.models import ModelManager
-from artannot.vision.detect import COCO_CATEGORIES, FasterRCNNDetector, ProposalDetector, list_detectors
+from artannot.vision.detect import (
+    COCO_CATEGORIES,
+    FasterRCNNDetector,
+    ProposalDetector,
+    list_detectors,
+)
 from artannot.vision.device import select_device, use_half
 from artannot.vision.feature_store import RegionSet, edges_to_voc
 from artannot.vision.loader import load_detector

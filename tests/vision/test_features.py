@@ -11,7 +11,7 @@ import torch
 from artannot.core.errors import ModelError
 from artannot.models import ModelManager
 from artannot.vision.backbones import build_backbone, get_backbone_spec, list_backbones
-from artannot.vision.features import RegionFeatureExtractor, resized_shape
+from artannot.vision.features import resized_shape
 from artannot.vision.loader import load_extractor, load_state_dict_file
 from artannot.vision.runner import load_rgb
 
@@ -110,17 +110,17 @@ def test_not_a_checkpoint(tmp_path: Path) -> None:
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_half_precision_matches_cpu(manager: ModelManager, small_images: list[Path]) -> None:
+    from artannot.vision.feature_store import FeatureStore
     from artannot.vision.loader import load_detector
     from artannot.vision.runner import detect_collection
-    from artannot.vision.feature_store import FeatureStore
 
     cpu = load_extractor("efficientnet_lite0", manager=manager, device="cpu", **TEST_SIZES)
     gpu = load_extractor("efficientnet_lite0", manager=manager, device="cuda", **TEST_SIZES)
     assert gpu.half
     im = load_rgb(small_images[0])
     b = [np.array([[0, 0, im.shape[1], im.shape[0]], [10, 10, 100, 90]], np.float32)]
-    (rc, wc), = cpu.extract([im], b)
-    (rg, wg), = gpu.extract([im], b)
+    (rc, _), = cpu.extract([im], b)
+    (rg, _), = gpu.extract([im], b)
     cos = (rc * rg).sum(1) / (np.linalg.norm(rc, axis=1) * np.linalg.norm(rg, axis=1))
     assert (cos > 0.99).all()
     det = load_detector("proposals", manager=manager, k=8)

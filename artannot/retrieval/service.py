@@ -1,0 +1,559 @@
+"""The suggestion service: Qt-free glue between a collection and its models, for the GUI.
+
+One :class:`SuggestionService` per open collection. It finds the collection's feature store
+(``<data_dir>/features/<model_key>/``) and SCAN checkpoint (``<data_dir>/scan/best.pt``),
+loads them lazily, and answers the questions the GUI asks:
+
+- phrases for a box (stored region, or a curator-drawn box whose RoI feature is computed
+  with the backbone that made the store; the image's feature map is kept per artwork),
+- regions (with attention, for a heat map) for a phrase,
+- fragments across the collection for a phrase or for a fragment (two-stage faiss + exact
+  re-score, the index cached in ``<data_dir>/search/``),
+- judgements: how often the top-1 / top-5 suggestion was accepted, and accepted pairs as
+  extra training data.
+
+Every method may run on a worker thread; one lock serialises model and store access.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from artannot.core.errors import ArtannotError
+from artannot.core.geometry import Box
+from artannot.retrieval.data import ArtworkItem, ScanDataError, ScanDataset, dataset_from_stores
+from artannot.retrieval.suggest import CollectionSearch, Suggester, heatmap
+
+SCAN_DIR = "scan"
+SEARCH_DIR = "search"
+# Judgement kinds, stored as the prefix of the judgement's ``model`` column ("kind:model").
+PHRASE, REGION, PROPOSAL, FRAGMENT = "phrase", "region", "proposal", "fragment"
+SAME_BOX_PX = 1.0  # a box within a pixel of a stored region uses the stored feature
+
+Progress = Callable[[int, int], None]
+ShouldStop = Callable[[], bool]
+
+
+class ServiceError(ArtannotError):
+    """Suggestions are unavailable (no features, no model) or a request cannot be answered."""
+
+    code = "E610"
+
+
+# -- small value objects -------------------------------------------------------------------
+@dataclass(frozen=True)
+class RankedPhrase:
+    phrase: str  # normalised phrase (what the model scores)
+    label: str  # what the box gets: the surface text of a metadata phrase, else the phrase
+    score: float
+    rank: int  # 1-based position in the list shown (artwork phrases first)
+    origin: str  # "artwork" (this artwork's metadata) or "collection" (model vocabulary)
+    in_vocab: bool
+
+
+@dataclass(frozen=True)
+class RegionHit:
+    region: int  # index into the artwork's stored regions
+    box: Box
+    score: float
+    attention: float
+    rank: int
+
+
+@dataclass
+class PhraseRegions:
+    """Regions of one artwork ranked for a phrase, with attention over all of them."""
+
+    artwork_id: str
+    phrase: str
+    hits: list[RegionHit]
+    boxes: list[Box]
+    attention: np.ndarray  # [k], sums to 1
+
+    def heat(self, width: int, height: int) -> np.ndarray:
+        """Per-pixel max attention of the covering regions, scaled to [0, 1]."""
+        if not self.boxes:
+            return np.zeros((height, width), np.float32)
+        w = self.attention / max(float(self.attention.max()), 1e-12)
+        return heatmap([b.to_edges() for b in self.boxes], w, width, height)
+
+
+@dataclass(frozen=True)
+class Fragment:
+    artwork_id: str
+    region: int
+    box: Box
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    detector: str
+    backbone: str
+    device: str
+    scan: str | None  # checkpoint path, None when no model is trained yet
+    store: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        scan = Path(self.scan).parent.name + "/" + Path(self.scan).name if self.scan else "none"
+        return f"Detector: {self.detector} · Backbone: {self.backbone} ({self.device}) · SCAN: {scan}"
+
+
+def box_key(box: Box) -> str:
+    """How a region is written in a judgement: its VOC box."""
+    return ",".join(f"{v:g}" for v in (box.xmin, box.ymin, box.xmax, box.ymax))
+
+
+def parse_box_key(text: str) -> Box | None:
+    try:
+        values = [float(v) for v in text.split(",")]
+        return Box(*values) if len(values) == 4 else None
+    except (TypeError, ValueError):
+        return None
+
+
+# -- where things are ----------------------------------------------------------------------
+def feature_stores(data_dir: Path) -> list[Path]:
+    """Feature stores of a collection, most recently written first."""
+    root = Path(data_dir) / "features"
+    stores = [p.parent for p in root.glob("*/index.sqlite")] if root.is_dir() else []
+    return sorted(stores, key=lambda p: (p / "index.sqlite").stat().st_mtime, reverse=True)
+
+
+def find_checkpoint(data_dir: Path) -> Path | None:
+    """The collection's trained SCAN model: ``<data_dir>/scan/best.pt`` (else ``last.pt``)."""
+    for name in ("best.pt", "last.pt"):
+        p = Path(data_dir) / SCAN_DIR / name
+        if p.is_file():
+            return p
+    return None
+
+
+def _file_key(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+class _MemoBackbone(torch.nn.Module):
+    """Remembers the last feature map: boxes drawn one after another on the same artwork
+    pay for the backbone once (the extractor has no feature-map API of its own)."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self._key: torch.Tensor | None = None
+        self._out: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._key is not None and self._key.shape == x.shape and torch.equal(self._key, x):
+            return self._out  # type: ignore[return-value]
+        out = self.inner(x)
+        self._key, self._out = x, out
+        return out
+
+
+class SuggestionService:
+    """See the module docstring. Cheap to create; models load on first use."""
+
+    def __init__(self, root: Path, data_dir: Path, *, checkpoint: Path | None = None,
+                 store_dir: Path | None = None, device: str | None = None) -> None:
+        self.root = Path(root)
+        self.data_dir = Path(data_dir)
+        stores = feature_stores(self.data_dir)
+        self.store_dir = Path(store_dir) if store_dir else (stores[0] if stores else None)
+        self.checkpoint = Path(checkpoint) if checkpoint else find_checkpoint(self.data_dir)
+        self.device = device
+        self._lock = threading.RLock()
+        self._suggester: Suggester | None = None
+        self._store: Any = None
+        self._pipeline: Any = None
+        self._search: CollectionSearch | None = None
+        self._images: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        return self.checkpoint is not None and self.checkpoint.is_file() and self.store_dir is not None
+
+    def why_unavailable(self) -> str:
+        if self.store_dir is None:
+            return "No region features yet: run “Detect regions” on the collection first."
+        if self.checkpoint is None or not self.checkpoint.is_file():
+            return "No SCAN model trained on this collection yet."
+        return ""
+
+    def store_meta(self) -> dict[str, Any]:
+        if self.store_dir is None:
+            return {}
+        with self._lock:
+            return dict(self.store().meta)
+
+    def info(self) -> ModelInfo:
+        """Which models are in use (without loading any of them)."""
+        meta = self.store_meta()
+        det, ext = meta.get("detector") or {}, meta.get("backbone") or {}
+        details: dict[str, Any] = {"store_meta": meta}
+        if self.checkpoint is not None and self.checkpoint.is_file():
+            details["checkpoint_sha256"] = hashlib.sha256(self.checkpoint.read_bytes()).hexdigest()
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return ModelInfo(det.get("weights") or det.get("detector") or "none",
+                         ext.get("weights") or ext.get("backbone") or "none", device,
+                         str(self.checkpoint) if self.checkpoint and self.checkpoint.is_file() else None,
+                         str(self.store_dir) if self.store_dir else None, details)
+
+    def model_name(self) -> str:
+        """Short model tag stored with judgements."""
+        if self.checkpoint is None:
+            return "none"
+        return f"{self.checkpoint.parent.name}/{self.checkpoint.name}"
+
+    def reload(self, checkpoint: Path | None = None) -> None:
+        """Pick up a newly trained model (and new features) on the next request."""
+        with self._lock:
+            self.checkpoint = Path(checkpoint) if checkpoint else find_checkpoint(self.data_dir)
+            if self.store_dir is None:
+                stores = feature_stores(self.data_dir)
+                self.store_dir = stores[0] if stores else None
+            self._suggester = None
+            self._search = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # -- lazy models -------------------------------------------------------------------
+    def suggester(self) -> Suggester:
+        with self._lock:
+            if self._suggester is None:
+                if not self.available:
+                    raise ServiceError(self.why_unavailable())
+                self._suggester = Suggester.from_checkpoint(self.checkpoint, device="cpu")
+            return self._suggester
+
+    def store(self):  # -> FeatureStore
+        from artannot.vision.feature_store import FeatureStore
+
+        with self._lock:
+            if self._store is None:
+                if self.store_dir is None:
+                    raise ServiceError(self.why_unavailable())
+                self._store = FeatureStore(self.store_dir, readonly=True)
+            return self._store
+
+    def pipeline(self):  # -> vision.pipeline.Pipeline
+        from artannot.vision.pipeline import pipeline_for_store
+
+        with self._lock:
+            if self._pipeline is None:
+                pipe = pipeline_for_store(self.store_meta(), device=self.device)
+                pipe.extractor.backbone = _MemoBackbone(pipe.extractor.backbone)
+                self._pipeline = pipe
+            return self._pipeline
+
+    def warm_up(self) -> None:
+        """Load the model and embed the vocabulary now, so the first click is fast."""
+        with self._lock:
+            self.suggester().phrases_for_region(np.zeros(self.store().dim or 1, np.float32), top_k=1)
+
+    # -- features ----------------------------------------------------------------------
+    def regions(self, artwork_id: str):  # -> RegionSet | None
+        with self._lock:
+            try:
+                return self.store().get(artwork_id)
+            except KeyError:
+                return None
+
+    def _image(self, artwork_id: str) -> np.ndarray:
+        from artannot.vision.runner import load_rgb
+
+        if artwork_id in self._images:
+            self._images.move_to_end(artwork_id)
+            return self._images[artwork_id]
+        im = load_rgb(self.root / artwork_id)
+        self._images[artwork_id] = im
+        while len(self._images) > 2:
+            self._images.popitem(last=False)
+        return im
+
+    def region_feature(self, artwork_id: str, box: Box) -> np.ndarray:
+        """Feature [d] of ``box``: the stored one when it is a stored region, else RoIAlign."""
+        with self._lock:
+            rs = self.regions(artwork_id)
+            if rs is not None and len(rs):
+                want = np.array([box.xmin, box.ymin, box.xmax, box.ymax], np.float32)
+                diff = np.abs(rs.boxes - want).max(axis=1)
+                j = int(diff.argmin())
+                if diff[j] <= SAME_BOX_PX:
+                    return np.asarray(rs.features[j], np.float32)
+            pipe = self.pipeline()
+            im = self._image(artwork_id)
+            (feats, _), = pipe.extractor.extract([im], [np.array([box.to_edges()], np.float32)])
+            return feats[0]
+
+    # -- suggestions -------------------------------------------------------------------
+    def phrases_for_box(self, artwork_id: str, box: Box, artwork_phrases: Sequence[tuple[str, str]] = (),
+                        *, top_k: int = 8) -> list[RankedPhrase]:
+        """This artwork's metadata phrases ranked (``(norm, surface)`` pairs), then the best
+        ``top_k`` phrases of the collection vocabulary that are not among them."""
+        feat = self.region_feature(artwork_id, box)
+        with self._lock:
+            sug = self.suggester()
+            surface = dict(artwork_phrases)
+            out: list[RankedPhrase] = []
+            if surface:
+                for p in sug.phrases_for_region(feat, candidates=list(surface), top_k=len(surface)):
+                    out.append(RankedPhrase(p.phrase, surface.get(p.phrase, p.phrase), p.score,
+                                            len(out) + 1, "artwork", p.in_vocab))
+            for p in sug.phrases_for_region(feat, top_k=top_k + len(surface)):
+                if p.phrase in surface:
+                    continue
+                out.append(RankedPhrase(p.phrase, p.phrase, p.score, len(out) + 1, "collection",
+                                        p.in_vocab))
+                if sum(r.origin == "collection" for r in out) >= top_k:
+                    break
+            return out
+
+    def regions_for_phrase(self, artwork_id: str, phrase: str, *, top_k: int = 5) -> PhraseRegions:
+        with self._lock:
+            rs = self.regions(artwork_id)
+            if rs is None or not len(rs):
+                raise ServiceError("no detected regions for this artwork yet: run “Detect regions”")
+            sug = self.suggester()
+            if not sug.scorable(phrase):
+                raise ServiceError(f"the model knows no word of “{phrase}”")
+            feats = np.asarray(rs.features, np.float32)
+            boxes = rs.box_list()
+            hits = sug.regions_for_phrase(phrase, feats, top_k=top_k)
+            attn = sug.attention(phrase, feats)
+            return PhraseRegions(artwork_id, phrase,
+                                 [RegionHit(h.region, boxes[h.region], h.score, h.attention, i + 1)
+                                  for i, h in enumerate(hits)], boxes, attn)
+
+    def confidence(self, artwork_ids: Iterable[str], should_stop: ShouldStop | None = None
+                   ) -> dict[str, float]:
+        """Per artwork: mean over its regions of the best phrase score (low = unsure)."""
+        out: dict[str, float] = {}
+        with self._lock:
+            sug = self.suggester()
+            names = sug.vocab.phrase_list()
+            pe = sug.embed_phrases(names)
+        for aid in artwork_ids:
+            if should_stop is not None and should_stop():
+                break
+            rs = self.regions(aid)
+            if rs is None or not len(rs):
+                continue
+            with self._lock:
+                re_ = sug.embed_regions(np.asarray(rs.features, np.float32))
+            out[aid] = float((re_ @ pe.T).max(axis=1).mean())
+        return out
+
+    # -- collection search ---------------------------------------------------------------
+    def _search_dir(self) -> Path:
+        store_key = _file_key(self.store_dir / "index.sqlite") if self.store_dir else ""
+        key = hashlib.sha1(f"{_file_key(self.checkpoint)}|{store_key}".encode()).hexdigest()[:16]
+        return self.data_dir / SEARCH_DIR / key
+
+    def search_index(self, progress: Progress | None = None, should_stop: ShouldStop | None = None
+                     ) -> CollectionSearch:
+        """Load the cached fragment index, or build (and cache) it from the feature store."""
+        with self._lock:
+            if self._search is not None:
+                return self._search
+            sug = self.suggester()
+            d = self._search_dir()
+            if (d / "keys.json").is_file():
+                try:
+                    self._search = CollectionSearch.load(sug, d)
+                    return self._search
+                except (ArtannotError, OSError, ValueError):
+                    shutil.rmtree(d, ignore_errors=True)  # a cache: rebuild
+            store = self.store()
+            ids = store.ids()
+            items = []
+            for i, aid in enumerate(ids):
+                if should_stop is not None and should_stop():
+                    raise ServiceError("index build cancelled")
+                rs = store.get(aid)
+                if len(rs):
+                    items.append(ArtworkItem(aid, np.asarray(rs.features), []))
+                if progress is not None:
+                    progress(i + 1, len(ids))
+            if not items:
+                raise ServiceError("the feature store holds no regions")
+            cs = CollectionSearch.build(sug, items)
+            shutil.rmtree(self.data_dir / SEARCH_DIR, ignore_errors=True)  # older models' indexes
+            cs.save(d)
+            self._search = cs
+            return cs
+
+    def _fragments(self, keys: Sequence[tuple[str, int]], scores: Sequence[float]) -> list[Fragment]:
+        out = []
+        for (aid, j), s in zip(keys, scores):
+            rs = self.regions(aid)
+            if rs is None or j >= len(rs):
+                continue
+            out.append(Fragment(aid, j, Box(*map(float, rs.boxes[j])), float(s), len(out) + 1))
+        return out
+
+    def search(self, phrase: str, *, top_k: int = 200, shortlist: int = 512) -> list[Fragment]:
+        """Fragments of the whole collection for ``phrase``, best first."""
+        with self._lock:
+            cs = self.search_index()
+            if not cs.suggester.scorable(phrase):
+                raise ServiceError(f"the model knows no word of “{phrase}”")
+            hits = cs.search(phrase, top_k, shortlist=max(shortlist, top_k))
+            return self._fragments([(h.artwork_id, h.region) for h in hits], [h.score for h in hits])
+
+    def similar(self, artwork_id: str, box: Box, *, top_k: int = 200, shortlist: int = 512
+                ) -> list[Fragment]:
+        """“More like this”: fragments nearest to this fragment's joint-space embedding."""
+        feat = self.region_feature(artwork_id, box)
+        with self._lock:
+            cs = self.search_index()
+            q = cs.suggester.embed_regions(feat[None, :])[0]
+            s, ids = cs.index.search(q, top_k, shortlist=max(shortlist, top_k))
+            keep = [(cs.keys[i], v) for v, i in zip(s[0], ids[0]) if i >= 0]
+            return self._fragments([k for k, _ in keep], [v for _, v in keep])
+
+
+# -- judgements ----------------------------------------------------------------------------
+@dataclass
+class JudgementReport:
+    kind: str
+    lists: int  # suggestion lists in which the curator accepted something
+    accepted: int
+    rejected: int
+    top1: float  # share of those lists whose accepted suggestion was ranked 1
+    top5: float
+
+    def line(self) -> str:
+        return (f"{self.kind:<9} {self.lists:>6} lists  {self.accepted:>6} accepted  "
+                f"{self.rejected:>6} rejected  top-1 {100 * self.top1:5.1f}%  "
+                f"top-5 {100 * self.top5:5.1f}%")
+
+
+def judgement_report(rows: Iterable[Sequence[Any]]) -> list[JudgementReport]:
+    """Rows as ``Catalog.judgements()`` gives them (artwork, region, phrase, rank, score,
+    accepted, model, time); one report per kind plus ``all``."""
+    by_kind: dict[str, list[Sequence[Any]]] = {}
+    for r in rows:
+        kind = str(r[6]).split(":", 1)[0] if ":" in str(r[6]) else "other"
+        by_kind.setdefault(kind, []).append(r)
+        by_kind.setdefault("all", []).append(r)
+    out = []
+    for kind in sorted(by_kind, key=lambda k: (k == "all", k)):
+        rs = by_kind[kind]
+        acc = [r for r in rs if r[5]]
+        ranks = [int(r[3]) for r in acc if r[3] is not None and int(r[3]) > 0]
+        n = len(ranks)
+        out.append(JudgementReport(kind, n, len(acc), len(rs) - len(acc),
+                                   sum(k <= 1 for k in ranks) / n if n else 0.0,
+                                   sum(k <= 5 for k in ranks) / n if n else 0.0))
+    return out
+
+
+def judgement_items(catalog: Any, store: Any, *, min_iou: float = 0.5) -> list[ArtworkItem]:
+    """Accepted (region, phrase) judgements as one-region training items: the stored region
+    that overlaps the judged box best (IoU >= ``min_iou``) carries the phrase."""
+    items = []
+    for n, (aid, region, phrase, _rank, _score, accepted, _model, _t) in enumerate(catalog.judgements()):
+        box = parse_box_key(region or "")
+        if not accepted or not phrase or box is None:
+            continue
+        try:
+            rs = store.get(aid)
+        except (KeyError, ArtannotError):
+            continue
+        ious = [box.iou(b) for b in rs.box_list()]
+        if not ious or max(ious) < min_iou:
+            continue
+        j = int(np.argmax(ious))
+        norm = " ".join(phrase.lower().split())
+        items.append(ArtworkItem(f"{aid}#judgement{n}", np.asarray(rs.features[j:j + 1]), [norm], "train"))
+    return items
+
+
+# -- datasets and training -------------------------------------------------------------------
+def single_store(data_dir: Path) -> Path:
+    stores = feature_stores(data_dir)
+    if len(stores) != 1:
+        raise ScanDataError(f"found {len(stores)} feature stores; pick one with --features "
+                            "(run `artannot detect` first)", Path(data_dir) / "features")
+    return stores[0]
+
+
+def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool = False,
+                       min_phrase_count: int = 4, vocab: Any = None,
+                       use_judgements: bool = False) -> ScanDataset:
+    """SCAN dataset of a collection folder (catalog + feature store), optionally with the
+    curators' accepted suggestions as extra one-region training items."""
+    from artannot.core.catalog import Catalog
+    from artannot.vision.feature_store import FeatureStore
+
+    with Catalog.open(Path(root)) as cat:
+        store_dir = features or single_store(cat.data_dir)
+        with FeatureStore(store_dir, readonly=True) as store:
+            ds = dataset_from_stores(cat, store, coarse=coarse, vocab=vocab,
+                                     min_phrase_count=min_phrase_count)
+            if use_judgements and not coarse:
+                extra = judgement_items(cat, store)
+                if extra:
+                    items = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
+                             for it in ds.items]  # stores close: detach from memory maps
+                    ds = ScanDataset(items + extra, vocab, min_phrase_count=min_phrase_count)
+                    return ds
+            ds.items = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
+                        for it in ds.items]
+            return ds
+
+
+def train_collection(root: Path, data_dir: Path, *, config: Any = None,
+                     progress: Callable[[Any], None] | None = None,
+                     should_stop: ShouldStop | None = None, use_judgements: bool = False,
+                     register_as: str | None = None) -> Any:
+    """Train SCAN on a collection into ``<data_dir>/scan/`` and register ``best.pt``.
+
+    Defaults suit the GUI's “train on this collection” (every phrase counts, words compose
+    unseen phrases); returns the :class:`~artannot.retrieval.train.TrainResult`.
+    """
+    from artannot.retrieval.config import ScanConfig
+    from artannot.retrieval.train import train
+
+    cfg = config or ScanConfig(text_encoder="word", min_phrase_count=1, num_epochs=10,
+                               embed_size=512, batch_size=64)
+    ds = collection_dataset(root, min_phrase_count=cfg.min_phrase_count,
+                            use_judgements=use_judgements)
+    out = Path(data_dir) / SCAN_DIR
+    res = train(ds, cfg, out_dir=out, progress=progress, should_stop=should_stop, resume=True)
+    if register_as and res.best_path is not None:
+        from artannot.models import ModelManager
+
+        ModelManager().register(res.best_path, register_as, role="scan",
+                                architecture=f"scan-{cfg.cross_attn}-{cfg.agg}-{cfg.text_encoder}",
+                                provenance=f"trained in artannot on {Path(root).resolve()}")
+    return res
+
+
+def scan_model_name(root: Path) -> str:
+    """Model manager name for a collection's SCAN model."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(root).resolve().name)
+    return f"scan-{safe or 'collection'}"
+
