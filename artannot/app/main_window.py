@@ -202,6 +202,7 @@ class MainWindow(QMainWindow):
     def _indexing_done(self, report) -> None:
         self.progress.setVisible(False)
         self.browser.reload()
+        self.queue.refresh_progress()
         self.status.setText(
             f"Indexed: {report.added} new, {report.updated} changed, {report.removed} removed, "
             f"{report.errors} with problems ({report.seconds:.1f} s)"

@@ -41,7 +41,7 @@ class QueuePanel(QWidget):
 
     def set_collection(self, catalog: Catalog, service) -> None:
         self.catalog, self.service, self.confidence = catalog, service, {}
-        self.refresh_progress()
+        self.progress.setText("")  # filled in once indexing is done (refresh_progress)
 
     def strategy_key(self) -> str:
         return self.strategy.currentData()

@@ -128,3 +128,17 @@ def test_cli_detect_on_a_catalogued_collection(isolated_dirs, collection) -> Non
     assert len(feature_stores) == 1 and "proposals__efficientnet_lite0_imagenet" in feature_stores[0].name
     res = runner.invoke(app, ["detect", str(folder), "--detector", "fasterrcnn_resnet50_fpn"])
     assert res.exit_code == 1 and "no weights installed" in res.output
+
+
+def test_pipeline_rebuilt_from_store_meta_is_accepted(tmp_path: Path, manager, collection) -> None:
+    from artannot.vision.pipeline import load_pipeline, pipeline_for_store
+
+    pipe = load_pipeline(k=5, manager=manager, device="cpu", **TEST_SIZES)
+    store_dir = pipe.store_dir(tmp_path / "data")
+    assert store_dir.name == "proposals__efficientnet_lite0_imagenet-57934424__k5_224-320"
+    with FeatureStore(store_dir, dim=pipe.extractor.dim) as store:
+        detect_collection(collection[:1], store, pipe.detector, pipe.extractor)
+        again = pipeline_for_store(store.meta, manager=manager, device="cpu")
+        assert again.key == pipe.key
+        report = detect_collection(collection[:2], store, again.detector, again.extractor)
+        assert report.skipped == 1 and report.processed == 1
