@@ -17,7 +17,7 @@ from artannot.core.errors import ArtannotError
 
 
 def load_dataset(path: str, *, features: Path | None = None, coarse: bool = False,
-                 min_phrase_count: int = 4, vocab=None):
+                 min_phrase_count: int = 4, vocab=None, use_judgements: bool = False):
     """The SCAN dataset for a collection folder or ``synthetic:N`` (plus fragments if any)."""
     from artannot.retrieval.data import ScanDataset, dataset_from_stores
 
@@ -27,24 +27,10 @@ def load_dataset(path: str, *, features: Path | None = None, coarse: bool = Fals
         items, frags, scenes = make_collection(int(path.split(":", 1)[1]), coarse=coarse)
         test = [f for f, s in zip(frags, scenes) if s.split == "test"]
         return ScanDataset(items, vocab, min_phrase_count=min_phrase_count), test
-    from artannot.core.catalog import Catalog
-    from artannot.vision.feature_store import FeatureStore
+    from artannot.retrieval.service import collection_dataset
 
-    with Catalog.open(Path(path)) as cat:
-        store_dir = features or _single_store(cat.data_dir / "features")
-        with FeatureStore(store_dir, readonly=True) as store:
-            return dataset_from_stores(cat, store, coarse=coarse, vocab=vocab,
-                                       min_phrase_count=min_phrase_count), []
-
-
-def _single_store(root: Path) -> Path:
-    stores = sorted(p.parent for p in root.glob("*/index.sqlite")) if root.is_dir() else []
-    if len(stores) != 1:
-        from artannot.retrieval.data import ScanDataError
-
-        raise ScanDataError(f"found {len(stores)} feature stores; pick one with --features "
-                            "(run `artannot detect` first)", root)
-    return stores[0]
+    return collection_dataset(Path(path), features=features, coarse=coarse, vocab=vocab,
+                              min_phrase_count=min_phrase_count, use_judgements=use_judgements), []
 
 
 def register(app: typer.Typer) -> None:
@@ -81,6 +67,7 @@ def register(app: typer.Typer) -> None:
         device: Annotated[Optional[str], typer.Option(help="cpu | cuda (default: auto)")] = None,
         fresh: Annotated[bool, typer.Option("--fresh", help="Ignore last.pt; start over.")] = False,
         register_as: Annotated[Optional[str], typer.Option("--register", help="Register best.pt with the model manager under this name.")] = None,
+        use_judgements: Annotated[bool, typer.Option("--use-judgements", help="Add the curators' accepted suggestions (catalog judgements) as training pairs.")] = False,
     ) -> None:
         """Train SCAN; Ctrl+C stops after the current batch and `train` again resumes."""
         from artannot.retrieval.train import train
@@ -90,7 +77,7 @@ def register(app: typer.Typer) -> None:
         stop = {"flag": False}
         try:
             ds, _ = load_dataset(path, features=features, coarse=coarse,
-                                 min_phrase_count=min_phrase_count)
+                                 min_phrase_count=min_phrase_count, use_judgements=use_judgements)
 
             def progress(p) -> None:
                 if p.val is not None:
@@ -144,6 +131,27 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         else:
             typer.echo(format_table(rows, f"{path} ({split})"))
+
+    @app.command("judgements")
+    def judgements_cmd(
+        path: Annotated[Path, typer.Argument(help="Collection folder.", exists=True, file_okay=False)],
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """How often the curators accepted the top-1 / top-5 suggestion (from the GUI's judgements)."""
+        from dataclasses import asdict
+
+        from artannot.core.catalog import Catalog
+        from artannot.retrieval.service import judgement_report
+
+        with Catalog.open(path) as cat:
+            rows = judgement_report(cat.judgements())
+        if as_json:
+            typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        elif not rows:
+            typer.echo("no judgements recorded yet (accept or reject suggestions in the GUI)")
+        else:
+            for r in rows:
+                typer.echo(r.line())
 
     @app.command("suggest")
     def suggest_cmd(

@@ -1,0 +1,105 @@
+"""SuggestionService on a real (small) collection: features, suggestions, search, judgements."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from artannot.core import queue
+from artannot.core.catalog import Catalog
+from artannot.core.geometry import Box
+from artannot.retrieval.service import (
+    SuggestionService, box_key, collection_dataset, judgement_report, parse_box_key,
+)
+from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_copy  # noqa: F401
+
+
+@pytest.fixture
+def service(suggest_copy):  # noqa: ANN001, ANN201
+    cat = Catalog.open(suggest_copy)
+    svc = SuggestionService(suggest_copy, cat.data_dir)
+    yield svc, cat
+    svc.close()
+    cat.close()
+
+
+def test_phrases_for_stored_and_drawn_boxes(service) -> None:  # noqa: ANN001
+    svc, cat = service
+    assert svc.available and "SCAN: scan/best.pt" in svc.info().summary()
+    phrases = [(p.norm, p.text) for p in cat.phrases(WAVE)]
+    rs = svc.regions(WAVE)
+    stored = rs.box_list()[1]
+    assert np.array_equal(svc.region_feature(WAVE, stored), np.asarray(rs.features[1], np.float32))
+    ranked = svc.phrases_for_box(WAVE, stored, phrases, top_k=5)
+    origins = [r.origin for r in ranked]
+    n_art = len({n for n, _ in phrases})
+    assert origins == ["artwork"] * n_art + ["collection"] * 5  # metadata phrases first
+    assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
+    art = [r.score for r in ranked if r.origin == "artwork"]
+    assert art == sorted(art, reverse=True)
+    assert not {r.phrase for r in ranked if r.origin == "collection"} & {n for n, _ in phrases}
+
+    # A drawn box: RoI feature from the store's backbone; the feature map is computed once.
+    drawn = Box(100, 80, 300, 250)
+    f1 = svc.region_feature(WAVE, drawn)
+    memo = svc.pipeline().extractor.backbone
+    calls = []
+    memo.inner.register_forward_hook(lambda *_: calls.append(1))
+    f2 = svc.region_feature(WAVE, Box(120, 90, 310, 260))
+    assert f1.shape == (svc.store().dim,) and calls == [] and not np.allclose(f1, f2)
+
+
+def test_regions_for_phrase_and_heat(service) -> None:  # noqa: ANN001
+    svc, cat = service
+    norm = cat.phrases(WAVE)[0].norm
+    res = svc.regions_for_phrase(WAVE, norm, top_k=3)
+    assert [h.rank for h in res.hits] == [1, 2, 3]
+    assert [h.score for h in res.hits] == sorted((h.score for h in res.hits), reverse=True)
+    assert abs(float(res.attention.sum()) - 1) < 1e-4
+    w, h = cat.image_size(WAVE)
+    heat = res.heat(w, h)
+    assert heat.shape == (h, w) and heat.max() == pytest.approx(1.0)
+
+
+def test_collection_search_is_cached_and_more_like_this(service, suggest_copy) -> None:  # noqa: ANN001
+    svc, cat = service
+    frags = svc.search(cat.phrases(WAVE)[0].norm, top_k=10)
+    assert len(frags) == 10 and [f.rank for f in frags] == list(range(1, 11))
+    assert list((cat.data_dir / "search").glob("*/keys.json"))  # index cached in the data dir
+    again = SuggestionService(suggest_copy, cat.data_dir)
+    assert [(f.artwork_id, f.region) for f in again.search(cat.phrases(WAVE)[0].norm, top_k=10)] == \
+        [(f.artwork_id, f.region) for f in frags]
+    like = again.similar(frags[0].artwork_id, frags[0].box, top_k=3)
+    assert (like[0].artwork_id, like[0].region) == (frags[0].artwork_id, frags[0].region)
+    assert like[0].score == pytest.approx(1.0, abs=1e-3)
+    again.close()
+
+
+def test_judgements_report_and_training_pairs(service, suggest_copy) -> None:  # noqa: ANN001
+    svc, cat = service
+    box = svc.regions(WAVE).box_list()[2]
+    assert parse_box_key(box_key(box)) == box
+    cat.add_judgement(WAVE, box_key(box), "towering blue wave", 1, 0.5, True, "phrase:scan/best.pt")
+    cat.add_judgement(WAVE, box_key(box), "mount fuji", 1, 0.4, False, "phrase:scan/best.pt")
+    cat.add_judgement(WAVE, box_key(box), "mount fuji", 3, 0.3, True, "phrase:scan/best.pt")
+    cat.add_judgement(WAVE, box_key(box), "", 0, 0.9, False, "proposal:proposals")
+    report = {r.kind: r for r in judgement_report(cat.judgements())}
+    assert report["phrase"].lists == 2 and report["phrase"].top1 == 0.5 and report["phrase"].top5 == 1.0
+    assert report["proposal"].rejected == 1
+    plain = collection_dataset(suggest_copy, min_phrase_count=1)
+    extra = collection_dataset(suggest_copy, min_phrase_count=1, use_judgements=True)
+    assert len(extra) == len(plain) + 2
+    assert extra.items[-1].phrases == ["mount fuji"] and extra.items[-1].features.shape[0] == 1
+
+
+def test_queue_strategies() -> None:
+    from types import SimpleNamespace as R
+
+    rows = [R(id="a", n_regions=3, verified=False), R(id="b", n_regions=0, verified=False),
+            R(id="c", n_regions=1, verified=False), R(id="d", n_regions=0, verified=True)]
+    assert queue.order(rows, "unannotated") == ["b", "a", "c"]
+    assert queue.order(rows, "fewest_boxes") == ["b", "c", "a"]
+    assert queue.order(rows, "low_confidence", {"a": 0.1, "c": 0.5}) == ["a", "c", "b"]
+    assert queue.next_in(["b", "a", "c"], "a") == "c" and queue.next_in(["b", "a", "c"], "c") == "b"
+    with pytest.raises(ValueError):
+        queue.order(rows, "random")
