@@ -12,10 +12,10 @@ no id can escape the recovery folder.  The id itself is stored next to the data 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from artannot.core.safe_io import atomic_write
 
 RECOVERY_DIRNAME = "recovery"
 _DATA_SUFFIX = ".xml"
@@ -37,43 +37,13 @@ def recovery_path(data_dir: Path, artwork_id: str) -> Path:
     return recovery_dir(data_dir) / (_stem(artwork_id) + _DATA_SUFFIX)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``.
-
-    A crash at any moment leaves either the old file or the new one, never half of one.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable where the OS allows it
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
 def write_recovery(data_dir: Path, artwork_id: str, annotation_xml: bytes) -> Path:
     """Store ``annotation_xml`` as the recovery copy of ``artwork_id``; returns its path."""
     path = recovery_path(data_dir, artwork_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     # id first: a recovery file without its id would be invisible to list_recovery.
-    _atomic_write(path.with_suffix(_ID_SUFFIX), artwork_id.encode("utf-8"))
-    _atomic_write(path, bytes(annotation_xml))
+    atomic_write(path.with_suffix(_ID_SUFFIX), artwork_id.encode("utf-8"), backup=False)
+    atomic_write(path, bytes(annotation_xml), backup=False)
     return path
 
 

@@ -6,7 +6,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from artannot.core.model import FileStamp
 
@@ -35,7 +37,8 @@ def changed_since(path: Path, stamp: FileStamp) -> bool:
         return True
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable, where the platform allows opening folders."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # some platforms cannot open directories; the rename is still atomic
@@ -48,33 +51,23 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and rename.
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` only if the ``with`` block completes.
 
-    With ``backup`` the previous content is kept as ``<name>.bak`` (itself replaced atomically).
-    Returns the backup path, if one was made.
+    Writes go to a temp file in the same folder; on success it is fsynced and renamed over
+    ``path`` (keeping the old file's permissions), so readers never see half a file.
     """
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
-    backup_path: Path | None = None
-    if backup and path.exists():
-        backup_path = path.with_name(path.name + ".bak")
-        fd, tmp_bak = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak.tmp", dir=directory)
-        os.close(fd)
-        try:
-            shutil.copy2(path, tmp_bak)
-            os.replace(tmp_bak, backup_path)
-        except BaseException:
-            Path(tmp_bak).unlink(missing_ok=True)
-            raise
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():  # keep the permissions the user gave the file
+        if path.exists():
             shutil.copymode(path, tmp)
         else:
             os.chmod(tmp, 0o644)
@@ -82,5 +75,27 @@ def atomic_write(path: Path, data: bytes, *, backup: bool = True) -> Path | None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
+
+
+def atomic_write(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`).
+
+    With ``backup`` the previous content is kept as ``<name>.bak`` (itself replaced atomically).
+    Returns the backup path, if one was made.
+    """
+    path = Path(path)
+    backup_path: Path | None = None
+    if backup and path.exists():
+        backup_path = path.with_name(path.name + ".bak")
+        fd, tmp_bak = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak.tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            shutil.copy2(path, tmp_bak)
+            os.replace(tmp_bak, backup_path)
+        except BaseException:
+            Path(tmp_bak).unlink(missing_ok=True)
+            raise
+    with atomic_writer(path) as fh:
+        fh.write(data)
     return backup_path

@@ -113,7 +113,7 @@ class ModelInfo:
 
 def box_key(box: Box) -> str:
     """How a region is written in a judgement: its VOC box."""
-    return ",".join(f"{v:g}" for v in (box.xmin, box.ymin, box.xmax, box.ymax))
+    return ",".join(repr(float(v)).removesuffix(".0") for v in (box.xmin, box.ymin, box.xmax, box.ymax))
 
 
 def parse_box_key(text: str) -> Box | None:

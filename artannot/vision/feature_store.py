@@ -20,7 +20,6 @@ Boxes are stored in VOC convention (1-based inclusive pixel indices, see
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import uuid
 from collections import OrderedDict
@@ -34,6 +33,7 @@ import numpy as np
 
 from artannot.core.errors import ModelError
 from artannot.core.geometry import Box
+from artannot.core.safe_io import atomic_writer, fsync_dir
 
 SCHEMA_VERSION = 1
 _MAX_OPEN_SHARDS = 32
@@ -85,29 +85,8 @@ def _now() -> str:
 
 
 def _write_npy_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with atomic_writer(path) as f:
+        np.save(f, array, allow_pickle=False)
 
 
 @dataclass(slots=True)
@@ -298,7 +277,7 @@ class FeatureStore:
         shard_dir = self.path / "shards"
         _write_npy_atomic(shard_dir / f"{shard}.regions.npy", regions)
         _write_npy_atomic(shard_dir / f"{shard}.whole.npy", wholes)
-        _fsync_dir(shard_dir)
+        fsync_dir(shard_dir)
         rows, row0, now = [], 0, _now()
         for i, (artwork_id, p) in enumerate(items):
             rows.append((artwork_id, p.fingerprint, shard, row0, len(p.boxes), i,

@@ -1,0 +1,122 @@
+"""Suggestions in the window: region -> phrases, phrase -> regions, judgements, latest-wins,
+and "no model yet" -> train one in the background."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_copy, tiny_config  # noqa: F401
+from tests.app.test_main_window import discard_on_close, make_window, show
+
+
+def _ready(qtbot, window) -> None:  # noqa: ANN001
+    qtbot.waitUntil(lambda: window.suggestions.service is not None and window.suggestions.service.available,
+                    timeout=5_000)
+
+
+def test_selecting_a_box_fills_panel_and_accepting_labels_it(qtbot, suggest_copy) -> None:  # noqa: ANN001
+    window, prompts = make_window(qtbot, suggest_copy)
+    show(qtbot, window, WAVE)
+    _ready(qtbot, window)
+    assert "SCAN: scan/best.pt" in window.models_label.text() and "efficientnet" in window.models_label.text()
+    panel = window.suggestions_panel
+    window.editor.select_indices([1])  # a curator-drawn box: RoI feature computed in the worker
+    qtbot.waitUntil(lambda: len(panel.phrase_items()) > 0, timeout=20_000)
+    ranked = panel.phrase_items()
+    assert ranked[0].origin == "artwork" and ranked[-1].origin == "collection"
+    assert window.suggestions.last_latency_ms is not None
+
+    # Click the third suggestion: it labels the box; the two above it are recorded as skipped.
+    third = ranked[2]
+    row = next(i for i in range(panel.phrase_list.count())
+               if panel.phrase_list.item(i).data(Qt.ItemDataRole.UserRole) == third)
+    rect = panel.phrase_list.visualItemRect(panel.phrase_list.item(row))
+    QTest.mouseClick(panel.phrase_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.editor.annotation().regions[1].phrase == third.label
+    judged = [(j[2], j[3], j[5], j[6].split(":")[0]) for j in window.catalog.judgements()]
+    assert judged == [(ranked[0].phrase, 1, 0, "phrase"), (ranked[1].phrase, 2, 0, "phrase"),
+                      (third.phrase, 3, 1, "phrase")]
+    discard_on_close(window, prompts)
+
+
+def test_phrase_highlights_regions_and_click_annotates(qtbot, suggest_copy) -> None:  # noqa: ANN001
+    window, prompts = make_window(qtbot, suggest_copy)
+    show(qtbot, window, WAVE)
+    _ready(qtbot, window)
+    n = len(window.editor.annotation().regions)
+    norm = window.metadata.phrases()[0].norm
+    window.editor.select_indices([])
+    window.metadata.phraseActivated.emit(norm)  # nothing selected + a model: phrase -> regions
+    overlay = window.suggestions.overlay
+    qtbot.waitUntil(lambda: len(overlay.highlights) > 0, timeout=10_000)
+    assert overlay.heat_item is not None and overlay.heat_item.isVisible()
+    assert [h.hit.rank for h in overlay.highlights] == list(range(1, len(overlay.highlights) + 1))
+    window.suggestions_panel.opacity.setValue(80)
+    assert abs(overlay.heat_item.opacity() - 0.8) < 1e-6
+    window.suggestions_panel.heat_check.setChecked(False)
+    assert not overlay.heat_item.isVisible() and not window.suggest_actions["toggle_heatmap"].isChecked()
+
+    first = window.suggestions_panel.region_items()[0]
+    window.suggestions_panel.regionChosen.emit(first)  # what a click on the list or the box does
+    regions = window.editor.annotation().regions
+    assert len(regions) == n + 1 and regions[-1].source == "manual"
+    assert regions[-1].phrase == window.metadata.phrases()[0].text
+    assert regions[-1].box == first.box.rounded()
+    assert window.catalog.judgements()[-1][6].startswith("region:")
+
+    # A selected box keeps the old behaviour (label it) unless "find regions" mode is on.
+    window.editor.select_indices([0])
+    window.metadata.phraseActivated.emit("signature inscription")
+    assert window.editor.annotation().regions[0].phrase == "signature inscription"
+    window.suggest_actions["phrase_regions"].trigger()
+    assert window.suggestions_panel.mode_button.isChecked() and window.suggestions.wants_phrase()
+    discard_on_close(window, prompts)
+
+
+def test_a_stale_answer_never_overwrites_a_newer_one(qtbot, suggest_copy, monkeypatch) -> None:  # noqa: ANN001
+    window, prompts = make_window(qtbot, suggest_copy)
+    show(qtbot, window, WAVE)
+    _ready(qtbot, window)
+    service = window.suggestions.service
+    slow_box = window.editor.annotation().regions[0].box
+    real = service.phrases_for_box
+
+    def slow_first(aid, box, phrases, **kw):  # noqa: ANN001, ANN202
+        if box == slow_box:
+            time.sleep(1.5)  # the old question is answered last
+        return real(aid, box, phrases, **kw)
+
+    monkeypatch.setattr(service, "phrases_for_box", slow_first)
+    shown = []
+    window.suggestions.suggestionsShown.connect(lambda ms: shown.append(window.suggestions._shown.box))
+    window.editor.select_indices([0])
+    window.editor.select_indices([2])
+    newer = window.editor.annotation().regions[2].box
+    qtbot.waitUntil(lambda: shown == [newer], timeout=10_000)
+    qtbot.wait(2_000)  # the slow, cancelled request finishes meanwhile ...
+    assert shown == [newer]  # ... and is dropped
+    assert window.suggestions._shown.box == newer
+    discard_on_close(window, prompts)
+
+
+def test_without_a_model_the_panel_offers_training(qtbot, suggest_copy) -> None:  # noqa: ANN001
+    import shutil
+
+    shutil.rmtree(suggest_copy / ".artannot" / "scan")
+    window, prompts = make_window(qtbot, suggest_copy)
+    panel = window.suggestions_panel
+    assert "unavailable" in panel.status.text() and panel.train_button.isVisibleTo(panel)
+    assert "SCAN: none" in window.models_label.text()
+    job = window.suggestions.train(config=tiny_config())
+    qtbot.waitUntil(lambda: window.suggestions.training_job() is None, timeout=30_000)
+    assert job.done.is_set() and window.suggestions.service.available
+    assert (window.catalog.data_dir / "scan" / "best.pt").is_file()
+    assert "SCAN: scan/best.pt" in window.models_label.text()
+    assert not panel.train_button.isVisibleTo(panel)
+    from artannot.models import ModelManager
+
+    assert any(s.role == "scan" for s in ModelManager().installed())
+    discard_on_close(window, prompts)
