@@ -395,6 +395,7 @@ class MainWindow(QMainWindow):
             job.cancel()
         self.detection.shutdown()
         self.suggestions.shutdown()
+        self.search_view.shutdown()
         self.browser.shutdown()
         self.editor.shutdown()
         for job in list(self._jobs):

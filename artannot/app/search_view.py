@@ -88,11 +88,11 @@ class SearchView(QWidget):
         self.grid.setObjectName("fragment_grid")
         self.grid.setViewMode(QListView.ViewMode.IconMode)
         self.grid.setIconSize(QSize(CROP, CROP))
-        self.grid.setGridSize(QSize(CROP + 16, CROP + 44))
+        self.grid.setGridSize(QSize(CROP + 16, CROP + 40))
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setMovement(QListView.Movement.Static)
-        self.grid.setUniformItemSizes(True)
-        self.grid.setWordWrap(True)
+        self.grid.setWordWrap(False)
+        self.grid.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.grid.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.grid.itemActivated.connect(lambda it: self.openRequested.emit(it.data(Qt.ItemDataRole.UserRole)))
 
@@ -132,6 +132,13 @@ class SearchView(QWidget):
         layout.addLayout(pager)
         layout.addLayout(actions)
 
+    def shutdown(self) -> None:
+        for jobs in (self._search, self._crops):
+            job = jobs.current
+            jobs.cancel()
+            if job is not None:
+                job.done.wait(10)
+
     def set_collection(self, catalog, service: SuggestionService | None) -> None:
         self._search.cancel()
         self._crops.cancel()
@@ -157,6 +164,7 @@ class SearchView(QWidget):
             service.search_index(progress=ctl.progress, should_stop=ctl.cancelled)
             return service.search(text, top_k=TOP_K)
 
+        self.results = []
         self.status.setText(f"Searching “{text}”… (the first search builds the index)")
         return self._search.start(run, self._results, self._failed, "search")
 
@@ -166,6 +174,7 @@ class SearchView(QWidget):
             return None
         frag, service = sel[0], self.service
         self.query_text = f"like {Path(frag.artwork_id).stem} #{frag.region}"
+        self.results = []
         self.status.setText(f"Fragments like {frag.artwork_id} region {frag.region}…")
 
         def run(ctl: JobControl) -> list[Fragment]:
@@ -213,9 +222,10 @@ class SearchView(QWidget):
         for frag in chunk:
             if frag.artwork_id not in titles and self.catalog is not None:
                 titles[frag.artwork_id] = self.catalog.artwork(frag.artwork_id).title
-            item = QListWidgetItem(f"#{frag.rank} · {frag.score:.3f}\n{titles.get(frag.artwork_id, '')[:28]}")
+            item = QListWidgetItem(f"#{frag.rank} · {frag.score:.3f} · {titles.get(frag.artwork_id, '')[:14]}")
             item.setData(Qt.ItemDataRole.UserRole, frag)
-            item.setToolTip(f"{frag.artwork_id}, region {frag.region}, score {frag.score:.4f}")
+            item.setToolTip(f"{titles.get(frag.artwork_id, '')}\n{frag.artwork_id}, region {frag.region}, "
+                            f"score {frag.score:.4f}")
             self.grid.addItem(item)
         self.page_label.setText(f"page {self.page + 1}/{self.pages()} · {len(self.shown)} fragments")
         self.prev_button.setEnabled(self.page > 0)

@@ -76,6 +76,7 @@ class SuggestionsPanel(QWidget):
 
         self.phrase_list = QListWidget()
         self.phrase_list.setObjectName("suggested_phrases")
+        self.phrase_list.setMinimumHeight(200)
         self.phrase_list.itemClicked.connect(self._phrase_item)
         self.phrase_list.itemActivated.connect(self._phrase_item)
         phrases = QGroupBox("Phrases for the selected box")
@@ -91,6 +92,7 @@ class SuggestionsPanel(QWidget):
         self.draw_button.clicked.connect(self.drawRequested)
         self.region_list = QListWidget()
         self.region_list.setObjectName("highlighted_regions")
+        self.region_list.setMaximumHeight(100)
         self.region_list.itemClicked.connect(self._region_item)
         self.region_list.itemActivated.connect(self._region_item)
         self.heat_check = QCheckBox("Heat map", checked=True)
@@ -121,8 +123,8 @@ class SuggestionsPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.train_button)
         layout.addLayout(busy)
-        layout.addWidget(phrases, 3)
-        layout.addWidget(regions, 2)
+        layout.addWidget(phrases, 1)
+        layout.addWidget(regions, 0)
 
     # -- phrases ---------------------------------------------------------------------
     def show_phrases(self, ranked: Sequence[RankedPhrase], caption: str = "") -> None:

@@ -19,7 +19,7 @@ from artannot.core.errors import ArtannotError
 def load_dataset(path: str, *, features: Path | None = None, coarse: bool = False,
                  min_phrase_count: int = 4, vocab=None, use_judgements: bool = False):
     """The SCAN dataset for a collection folder or ``synthetic:N`` (plus fragments if any)."""
-    from artannot.retrieval.data import ScanDataset, dataset_from_stores
+    from artannot.retrieval.data import ScanDataset
 
     if path.startswith("synthetic:"):
         from artannot.retrieval.synthetic import make_collection

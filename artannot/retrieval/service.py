@@ -271,6 +271,10 @@ class SuggestionService:
         """Load the model and embed the vocabulary now, so the first click is fast."""
         with self._lock:
             self.suggester().phrases_for_region(np.zeros(self.store().dim or 1, np.float32), top_k=1)
+        try:  # the backbone for drawn boxes; suggestions for stored regions work without it
+            self.pipeline()
+        except ArtannotError:
+            pass
 
     # -- features ----------------------------------------------------------------------
     def regions(self, artwork_id: str):  # -> RegionSet | None

@@ -1,6 +1,7 @@
 """Suggestions in the window: region -> phrases, phrase -> regions, judgements, latest-wins,
 and "no model yet" -> train one in the background."""
 
+# ruff: noqa: F811  (session fixtures imported from tests.app.suggestions_fixtures)
 from __future__ import annotations
 
 import time
@@ -12,12 +13,12 @@ from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_cop
 from tests.app.test_main_window import discard_on_close, make_window, show
 
 
-def _ready(qtbot, window) -> None:  # noqa: ANN001
+def _ready(qtbot, window) -> None:
     qtbot.waitUntil(lambda: window.suggestions.service is not None and window.suggestions.service.available,
                     timeout=5_000)
 
 
-def test_selecting_a_box_fills_panel_and_accepting_labels_it(qtbot, suggest_copy) -> None:  # noqa: ANN001
+def test_selecting_a_box_fills_panel_and_accepting_labels_it(qtbot, suggest_copy) -> None:
     window, prompts = make_window(qtbot, suggest_copy)
     show(qtbot, window, WAVE)
     _ready(qtbot, window)
@@ -42,7 +43,7 @@ def test_selecting_a_box_fills_panel_and_accepting_labels_it(qtbot, suggest_copy
     discard_on_close(window, prompts)
 
 
-def test_phrase_highlights_regions_and_click_annotates(qtbot, suggest_copy) -> None:  # noqa: ANN001
+def test_phrase_highlights_regions_and_click_annotates(qtbot, suggest_copy) -> None:
     window, prompts = make_window(qtbot, suggest_copy)
     show(qtbot, window, WAVE)
     _ready(qtbot, window)
@@ -76,7 +77,7 @@ def test_phrase_highlights_regions_and_click_annotates(qtbot, suggest_copy) -> N
     discard_on_close(window, prompts)
 
 
-def test_a_stale_answer_never_overwrites_a_newer_one(qtbot, suggest_copy, monkeypatch) -> None:  # noqa: ANN001
+def test_a_stale_answer_never_overwrites_a_newer_one(qtbot, suggest_copy, monkeypatch) -> None:
     window, prompts = make_window(qtbot, suggest_copy)
     show(qtbot, window, WAVE)
     _ready(qtbot, window)
@@ -84,7 +85,7 @@ def test_a_stale_answer_never_overwrites_a_newer_one(qtbot, suggest_copy, monkey
     slow_box = window.editor.annotation().regions[0].box
     real = service.phrases_for_box
 
-    def slow_first(aid, box, phrases, **kw):  # noqa: ANN001, ANN202
+    def slow_first(aid, box, phrases, **kw):
         if box == slow_box:
             time.sleep(1.5)  # the old question is answered last
         return real(aid, box, phrases, **kw)
@@ -102,7 +103,7 @@ def test_a_stale_answer_never_overwrites_a_newer_one(qtbot, suggest_copy, monkey
     discard_on_close(window, prompts)
 
 
-def test_without_a_model_the_panel_offers_training(qtbot, suggest_copy) -> None:  # noqa: ANN001
+def test_without_a_model_the_panel_offers_training(qtbot, suggest_copy) -> None:
     import shutil
 
     shutil.rmtree(suggest_copy / ".artannot" / "scan")

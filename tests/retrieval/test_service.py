@@ -1,5 +1,6 @@
 """SuggestionService on a real (small) collection: features, suggestions, search, judgements."""
 
+# ruff: noqa: F811  (session fixtures imported from tests.app.suggestions_fixtures)
 from __future__ import annotations
 
 import numpy as np
@@ -9,13 +10,17 @@ from artannot.core import queue
 from artannot.core.catalog import Catalog
 from artannot.core.geometry import Box
 from artannot.retrieval.service import (
-    SuggestionService, box_key, collection_dataset, judgement_report, parse_box_key,
+    SuggestionService,
+    box_key,
+    collection_dataset,
+    judgement_report,
+    parse_box_key,
 )
 from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_copy  # noqa: F401
 
 
 @pytest.fixture
-def service(suggest_copy):  # noqa: ANN001, ANN201
+def service(suggest_copy):
     cat = Catalog.open(suggest_copy)
     svc = SuggestionService(suggest_copy, cat.data_dir)
     yield svc, cat
@@ -23,7 +28,7 @@ def service(suggest_copy):  # noqa: ANN001, ANN201
     cat.close()
 
 
-def test_phrases_for_stored_and_drawn_boxes(service) -> None:  # noqa: ANN001
+def test_phrases_for_stored_and_drawn_boxes(service) -> None:
     svc, cat = service
     assert svc.available and "SCAN: scan/best.pt" in svc.info().summary()
     phrases = [(p.norm, p.text) for p in cat.phrases(WAVE)]
@@ -49,7 +54,7 @@ def test_phrases_for_stored_and_drawn_boxes(service) -> None:  # noqa: ANN001
     assert f1.shape == (svc.store().dim,) and calls == [] and not np.allclose(f1, f2)
 
 
-def test_regions_for_phrase_and_heat(service) -> None:  # noqa: ANN001
+def test_regions_for_phrase_and_heat(service) -> None:
     svc, cat = service
     norm = cat.phrases(WAVE)[0].norm
     res = svc.regions_for_phrase(WAVE, norm, top_k=3)
@@ -61,7 +66,7 @@ def test_regions_for_phrase_and_heat(service) -> None:  # noqa: ANN001
     assert heat.shape == (h, w) and heat.max() == pytest.approx(1.0)
 
 
-def test_collection_search_is_cached_and_more_like_this(service, suggest_copy) -> None:  # noqa: ANN001
+def test_collection_search_is_cached_and_more_like_this(service, suggest_copy) -> None:
     svc, cat = service
     frags = svc.search(cat.phrases(WAVE)[0].norm, top_k=10)
     assert len(frags) == 10 and [f.rank for f in frags] == list(range(1, 11))
@@ -75,7 +80,7 @@ def test_collection_search_is_cached_and_more_like_this(service, suggest_copy) -
     again.close()
 
 
-def test_judgements_report_and_training_pairs(service, suggest_copy) -> None:  # noqa: ANN001
+def test_judgements_report_and_training_pairs(service, suggest_copy) -> None:
     svc, cat = service
     box = svc.regions(WAVE).box_list()[2]
     assert parse_box_key(box_key(box)) == box
