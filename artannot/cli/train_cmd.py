@@ -33,6 +33,13 @@ def load_dataset(path: str, *, features: Path | None = None, coarse: bool = Fals
                               min_phrase_count=min_phrase_count, use_judgements=use_judgements), []
 
 
+def load_fragments(path: str, split: str, features: Path | None):
+    """Ground-truth VOC boxes of a collection as fragment samples (synthetic sets bring their own)."""
+    from artannot.retrieval.service import collection_fragments
+
+    return collection_fragments(Path(path), split=split, features=features)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train``, ``evaluate`` and ``suggest`` to ``app``."""
     from artannot.retrieval.config import ScanConfig
@@ -111,6 +118,9 @@ def register(app: typer.Typer) -> None:
         coarse: Annotated[bool, typer.Option()] = False,
         shard: Annotated[int, typer.Option(help="Images x texts per score shard.")] = 128,
         as_json: Annotated[bool, typer.Option("--json")] = False,
+        fragments: Annotated[bool, typer.Option(
+            "--fragments/--no-fragments",
+            help="Also rank phrases per ground-truth VOC box and boxes per phrase (thesis 4.4).")] = True,
     ) -> None:
         """Recall@1/5/10 both directions (thesis Table 4.1 layout, or JSON)."""
         from artannot.retrieval.checkpoint import load_checkpoint
@@ -121,6 +131,10 @@ def register(app: typer.Typer) -> None:
             ck = load_checkpoint(checkpoint)
             ds, frags = load_dataset(path, features=features, coarse=coarse, vocab=ck.vocab)
             rows = [evaluate(ck.model, ds, split, shard=shard, device=default_device())]
+            if fragments and not path.startswith("synthetic:") and not coarse:
+                frags = load_fragments(path, split, features)
+                if not frags:
+                    typer.echo(f"no annotated artworks in the {split} split: no fragment evaluation", err=True)
             if frags:
                 rows.append(evaluate_fragments(ck.model, ck.vocab, frags,
                                                label=rows[0].label + " fragments (GT boxes)"))

@@ -529,6 +529,48 @@ def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool
             return ds
 
 
+def collection_fragments(root: Path, *, split: str = "test", features: Path | None = None,
+                         device: str | None = None,
+                         progress: Callable[[int, int], None] | None = None) -> list[Any]:
+    """Ground-truth boxes of ``split`` as fragment samples (thesis 4.4).
+
+    Features of each annotated box are pooled by the very detector/backbone pipeline that
+    made the collection's feature store (so they are comparable with what SCAN was trained
+    on); the texts are the boxes' VOC phrases, normalised like extracted phrases.
+    """
+    from artannot.core.catalog import Catalog
+    from artannot.core.voc import read_voc
+    from artannot.retrieval.evaluate import FragmentSample
+    from artannot.text.phrases import normalise_label
+    from artannot.vision.feature_store import FeatureStore
+    from artannot.vision.pipeline import pipeline_for_store
+    from artannot.vision.runner import load_rgb
+
+    samples: list[FragmentSample] = []
+    with Catalog.open(Path(root)) as cat:
+        store_dir = features or single_store(cat.data_dir)
+        with FeatureStore(store_dir, readonly=True) as store:
+            meta = store.meta
+        splits = cat.splits()
+        todo = [a for a in cat.artworks() if splits.get(a.id) == split and a.annotation_path is not None]
+        if not todo:
+            return samples
+        extractor = pipeline_for_store(meta, device=device).extractor
+        for i, artwork in enumerate(todo):
+            try:
+                ann = read_voc(artwork.annotation_path)
+            except ArtannotError:
+                continue  # listed by `artannot info`; nothing to evaluate here
+            regions = [r for r in ann.regions if r.phrase.strip()]
+            if regions:
+                edges = np.array([r.box.to_edges() for r in regions], np.float32)
+                feats, _ = extractor.extract([load_rgb(artwork.image_path)], [edges])[0]
+                samples.append(FragmentSample(artwork.id, feats, [normalise_label(r.phrase) for r in regions]))
+            if progress is not None:
+                progress(i + 1, len(todo))
+    return samples
+
+
 def train_collection(root: Path, data_dir: Path, *, config: Any = None,
                      progress: Callable[[Any], None] | None = None,
                      should_stop: ShouldStop | None = None, use_judgements: bool = False,

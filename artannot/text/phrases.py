@@ -263,6 +263,11 @@ def _normalise(text: str, options: PhraseOptions, ascii_: bool = False, plain_ws
     return text
 
 
+def normalise_label(text: str, options: PhraseOptions | None = None) -> str:
+    """The norm of a phrase typed by a curator (a VOC ``<name>``), comparable with extracted norms."""
+    return _normalise(text, options or PhraseOptions())
+
+
 def _head_index(letters: str) -> int:
     """The head noun: the last N before the first preposition ("crest" in "crest of foam")."""
     cut = letters.find("P")

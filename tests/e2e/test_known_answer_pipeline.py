@@ -44,8 +44,14 @@ def test_real_pipeline_beats_chance_on_held_out_artworks(trained: tuple[Path, Pa
     result = CliRunner().invoke(app, ["evaluate", str(root), "--checkpoint", str(checkpoint),
                                       "--split", "test", "--json"])
     assert result.exit_code == 0, result.output
-    (metrics,) = json.loads(result.output[result.output.index("["):])
+    metrics, fragments = json.loads(result.output[result.output.index("["):])
     n = metrics["n_images"]
     assert 5 <= n <= 20  # about 10 % of the scenes are held out for testing
     chance = 100.0 / n
     assert metrics["image_annotation"]["r1"] >= 3 * chance, metrics
+
+    # Fragment level (thesis 4.4): features pooled for the ground-truth VOC boxes by the same
+    # pipeline; each box must find its own phrase among the distinct phrases of the test boxes.
+    assert "fragments" in fragments["label"]
+    assert fragments["n_texts"] >= 5
+    assert fragments["image_annotation"]["r1"] >= 2 * 100.0 / fragments["n_texts"], fragments
