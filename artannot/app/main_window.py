@@ -42,6 +42,7 @@ Prompt = Callable[[str, str, tuple[str, ...]], str]
 class WindowSettings:
     autosave_seconds: int = 30  # recovery copy of a dirty artwork; 0 disables
     save_on_navigate: bool = True  # write the VOC file when leaving a dirty artwork
+    extract_phrases: bool = True  # extract noun phrases of new/changed records after indexing
 
 
 def message_box_prompt(parent: QWidget) -> Prompt:
@@ -209,6 +210,43 @@ class MainWindow(QMainWindow):
         )
         if self.current_id is None and self.browser.model.rows:
             self.browser.step(1)
+        if self.settings.extract_phrases and self.catalog is not None:
+            self._start_phrases(self.catalog.root)
+
+    def _start_phrases(self, root: Path) -> None:
+        """Noun phrases for records without them (incremental: unchanged records are skipped),
+        so highlighting and completion work without a trip to the command line."""
+        from artannot.text.collection import extract_collection  # spaCy loads in the worker
+
+        def run(ctl: JobControl):
+            with Catalog.open(root, refresh=False) as cat:
+                return extract_collection(cat, progress=ctl.progress, should_stop=ctl.cancelled)
+
+        job = Job(run, "phrases")
+        job.signals.progress.connect(self._show_progress)
+        job.signals.result.connect(self._phrases_done)
+        job.signals.error.connect(lambda e: self.status.setText(f"Phrase extraction failed: {e[0]}"))
+        job.signals.finished.connect(lambda job=job: self._job_finished(job))
+        self._jobs.append(job)
+        start_job(job)
+
+    def _phrases_done(self, report) -> None:
+        self.progress.setVisible(False)
+        if report.extracted:
+            self.status.setText(f"Noun phrases extracted for {report.extracted} artworks")
+            self._reload_phrases()
+
+    def _reload_phrases(self) -> None:
+        """Give the open artwork's phrases to the editor (completion), the metadata panel
+        (highlighting, coverage) and the suggestions; also after a background extraction."""
+        if self.catalog is None or self.current_id is None:
+            return
+        phrases = self.catalog.phrases(self.current_id)
+        self.editor.set_phrase_suggestions(
+            list(dict.fromkeys(p.text for p in phrases)), list(self.catalog.phrase_counts())[:5000])
+        self.metadata.set_artwork(self.catalog.artwork(self.current_id), phrases,
+                                  [r.phrase for r in self.editor.annotation().regions], self._load_error)
+        self.suggestions.set_artwork(self.current_id, phrases)
 
     def _job_finished(self, job: Job) -> None:
         if job in self._jobs:
@@ -271,14 +309,9 @@ class MainWindow(QMainWindow):
         self.current_id = artwork_id
         self._annotation_path = path
         self.editor.set_annotation(artwork.image_path, annotation)
-        phrases = self.catalog.phrases(artwork_id)
-        self.editor.set_phrase_suggestions(
-            list(dict.fromkeys(p.text for p in phrases)), list(self.catalog.phrase_counts())[:5000]
-        )
-        self.metadata.set_artwork(artwork, phrases, [r.phrase for r in annotation.regions], self._load_error)
+        self._reload_phrases()
         if self.browser.current_id() != artwork_id:
             self.browser.select_id(artwork_id)
-        self.suggestions.set_artwork(artwork_id, phrases)
         self._update_title()
         self.status.setText(self._load_error or f"{artwork.title} — {len(annotation.regions)} boxes")
         self._prefetch_neighbours(artwork_id)

@@ -32,6 +32,7 @@ class Prompts:
 
 
 def make_window(qtbot, root: Path, **settings) -> tuple[MainWindow, Prompts]:  # noqa: ANN001
+    settings.setdefault("extract_phrases", False)  # spaCy only in the test that needs it
     window = MainWindow(WindowSettings(autosave_seconds=0, **settings))
     prompts = Prompts()
     window.prompt = prompts
@@ -206,3 +207,12 @@ def test_phrases_highlighted_and_clicking_labels_selected_box(qtbot, sample_copy
     drag(window.editor.canvas(), (560, 320), (650, 370))
     assert window.editor.annotation().regions[-1].phrase.lower() == "small snow-capped mount fuji"
     discard_on_close(window, _)
+
+
+def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    window, prompts = make_window(qtbot, sample_copy, extract_phrases=True)
+    show(qtbot, window, WAVE)
+    qtbot.waitUntil(lambda: window.metadata.phrase_list.count() > 0, timeout=60_000)
+    assert 'href="phrase:towering blue wave' in window.metadata.text.toHtml()
+    assert window.catalog.phrases(VENUS)  # every artwork, not only the open one
+    assert (window.catalog.data_dir / "vocab.json").exists()
