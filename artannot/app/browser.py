@@ -16,6 +16,8 @@ from artannot.app.workers import Job, JobControl, start_job
 from artannot.core.catalog import ArtworkRow, Catalog, Filters, make_thumbnail
 
 COLUMNS = ("Title", "Museum", "Culture / period", "Date", "Split", "Regions", "Status")
+# Catalog sort order of each column (clicking a header sorts by it; a search sorts by relevance).
+COLUMN_ORDER = ("title", "museum", "culture", "date", "split", "regions", "status")
 STATUS_FILTERS = {
     "All artworks": Filters(),
     "Not annotated": Filters(annotated=False),
@@ -194,6 +196,10 @@ class CollectionBrowser(QWidget):
         self.split_filter.currentIndexChanged.connect(lambda _: self.reload())
         self.view_toggle.toggled.connect(lambda on: self.stack.setCurrentIndex(1 if on else 0))
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.order: str | None = None  # None: relevance while searching, else title
+        header = self.table.horizontalHeader()
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self.sort_by_column)
 
     # -- data ---------------------------------------------------------------
     def set_catalog(self, catalog: Catalog) -> None:
@@ -211,11 +217,18 @@ class CollectionBrowser(QWidget):
             return
         current = self.current_id()
         query = self.search.text()
-        rows = self.catalog.rows(query, self.filters(), order="rank" if query.strip() else "title")
+        order = self.order or ("rank" if query.strip() else "title")
+        rows = self.catalog.rows(query, self.filters(), order=order)
         self.model.set_rows(rows)
         if current is not None and (i := self.model.row_of(current)) >= 0:
             self.table.selectRow(i)
         self.update_progress()
+
+    def sort_by_column(self, column: int) -> None:
+        self.order = COLUMN_ORDER[column]
+        self.table.horizontalHeader().setSortIndicatorShown(True)
+        self.table.horizontalHeader().setSortIndicator(column, Qt.AscendingOrder)
+        self.reload()
 
     def update_progress(self) -> None:
         if self.catalog is None:

@@ -15,9 +15,20 @@ def run_app(collection: Path | None = None, argv: list[str] | None = None) -> in
     app.setApplicationName("artannot")
     app.setOrganizationName("artannot")
     app.setApplicationVersion(__version__)
-    from artannot.app.main_window import MainWindow
+    from artannot.app.main_window import MainWindow, WindowSettings
+    from artannot.core.config import Config, ConfigError, load_config
 
-    window = MainWindow()
+    try:
+        config = load_config()
+        problem = None
+    except ConfigError as exc:  # a typo in the settings file must not keep the app from starting
+        config, problem = Config(), exc
+    window = MainWindow(WindowSettings(autosave_seconds=config.autosave_seconds,
+                                       save_on_navigate=config.save_on_navigate,
+                                       text_fields=tuple(config.text_fields)))
+    if problem is not None:
+        window.prompt("Settings ignored", f"{problem}\n\nartannot uses its defaults until the file is fixed.",
+                      ("OK",))
     window.show()
     if collection is not None:
         window.open_collection(Path(collection))

@@ -43,6 +43,7 @@ class WindowSettings:
     autosave_seconds: int = 30  # recovery copy of a dirty artwork; 0 disables
     save_on_navigate: bool = True  # write the VOC file when leaving a dirty artwork
     extract_phrases: bool = True  # extract noun phrases of new/changed records after indexing
+    text_fields: tuple[str, ...] = ()  # metadata fields that feed phrases (empty: title + descriptions)
 
 
 def message_box_prompt(parent: QWidget) -> Prompt:
@@ -220,7 +221,8 @@ class MainWindow(QMainWindow):
 
         def run(ctl: JobControl):
             with Catalog.open(root, refresh=False) as cat:
-                return extract_collection(cat, progress=ctl.progress, should_stop=ctl.cancelled)
+                return extract_collection(cat, fields=list(self.settings.text_fields) or None,
+                                          progress=ctl.progress, should_stop=ctl.cancelled)
 
         job = Job(run, "phrases")
         job.signals.progress.connect(self._show_progress)

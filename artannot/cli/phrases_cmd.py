@@ -10,6 +10,13 @@ import typer
 from artannot.core.errors import ArtannotError
 
 
+def _configured_fields() -> list[str] | None:
+    """``text_fields`` from the settings file, when the command line names none."""
+    from artannot.core.config import load_config
+
+    return list(load_config().text_fields) or None
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``phrases`` command to ``app``."""
 
@@ -39,7 +46,7 @@ def register(app: typer.Typer) -> None:
         try:
             with Catalog.open(path) as catalog, progress_bar("phrases", unit="artwork") as progress:
                 report = extract_collection(
-                    catalog, PhraseExtractor(options), field or None, progress,
+                    catalog, PhraseExtractor(options), field or _configured_fields(), progress,
                     min_count=min_count, word_min_count=word_min_count, seed=seed,
                 )
         except KeyboardInterrupt:

@@ -467,6 +467,8 @@ class Catalog:
         orders = {
             "title": "a.title COLLATE NOCASE, a.id", "id": "a.id", "regions": "a.n_regions DESC, a.id",
             "museum": "a.museum COLLATE NOCASE, a.id", "rank": "bm25(search), a.id" if fts_query(query) else "a.id",
+            "culture": "a.culture COLLATE NOCASE, a.id", "date": "a.date COLLATE NOCASE, a.id",
+            "split": "a.split, a.id", "status": "a.error IS NULL, a.verified DESC, a.n_regions > 0 DESC, a.id",
         }
         sql += f" ORDER BY {orders.get(order, orders['title'])}"
         if limit is not None:

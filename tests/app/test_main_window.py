@@ -216,3 +216,19 @@ def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy
     assert 'href="phrase:towering blue wave' in window.metadata.text.toHtml()
     assert window.catalog.phrases(VENUS)  # every artwork, not only the open one
     assert (window.catalog.data_dir / "vocab.json").exists()
+
+
+def test_browser_sorts_by_clicked_column_and_filters(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+    window, _ = make_window(qtbot, sample_copy)
+    browser = window.browser
+    browser.sort_by_column(5)  # Regions: most boxes first
+    counts = [r.n_regions for r in browser.model.rows]
+    assert counts == sorted(counts, reverse=True) and counts[0] == 7
+    browser.sort_by_column(3)  # Date
+    dates = [r.date.lower() for r in browser.model.rows]
+    assert dates == sorted(dates)
+    browser.status_filter.setCurrentText("Annotated")
+    assert len(browser.model.rows) == 3
+    browser.search.setText("kanagawa")
+    browser.reload()
+    assert [r.id for r in browser.model.rows] == [WAVE]
