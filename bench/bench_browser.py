@@ -24,7 +24,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_catalog import build  # noqa: E402  (same synthetic collection as the catalog bench)
+from bench_catalog import build
 
 WORDS = ["wave", "temple", "lotus", "horse", "dragon", "vase", "mountain", "scroll", "bird", "figure",
          "gold", "blue", "cat", "river", "tree", "bronze", "silk", "dancer", "boat", "moon"]

@@ -7,14 +7,20 @@ copies while dirty, and a conflict dialog instead of a silent overwrite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QWidget,
 )
 
 from artannot.app.basket import BasketEntry, BasketWidget
@@ -32,7 +38,14 @@ from artannot.core import recovery
 from artannot.core.catalog import Catalog
 from artannot.core.errors import ArtannotError, VocConflictError
 from artannot.core.model import Annotation, Region
-from artannot.core.voc import annotation_from_tree, new_annotation, parse_voc_bytes, read_voc, save_voc, voc_bytes
+from artannot.core.voc import (
+    annotation_from_tree,
+    new_annotation,
+    parse_voc_bytes,
+    read_voc,
+    save_voc,
+    voc_bytes,
+)
 
 # A prompt answers with one of the given choices; tests replace it to drive dialogs.
 Prompt = Callable[[str, str, tuple[str, ...]], str]
@@ -261,7 +274,7 @@ class MainWindow(QMainWindow):
     def next_unannotated(self) -> None:
         rows = self.browser.model.rows
         start = self.browser.model.row_of(self.current_id) if self.current_id else -1
-        for i in list(range(start + 1, len(rows))) + list(range(0, start + 1)):
+        for i in list(range(start + 1, len(rows))) + list(range(start + 1)):
             if rows[i].n_regions == 0:
                 self.browser.select_id(rows[i].id)
                 return
@@ -417,7 +430,7 @@ class MainWindow(QMainWindow):
         self.status.setText(f"{title}: {exc}")
         self.prompt(title, str(exc), ("OK",))
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.current_id is not None and self.is_dirty():
             choice = self.prompt("Unsaved changes", f"Save changes to {self.current_id} before closing?",
                                  ("Save", "Discard", "Cancel"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from artannot.core.errors import ImageError
@@ -152,9 +152,14 @@ class _Signals(QObject):
     failed = Signal(int, str)
 
 
-class _DecodeTask(QRunnable):
+class _DecodeTask:
+    """One decode, run on the pool as a plain callable.
+
+    Not a QRunnable subclass: with auto-deletion, Qt deletes the C++ runnable behind Python's
+    back and the interpreter aborted at exit ("bool_dealloc", a refcount error).
+    """
+
     def __init__(self, signals: _Signals | None, token: int, path: Path, factor: int) -> None:
-        super().__init__()
         self._signals, self._token, self._path, self._factor = signals, token, path, factor
 
     def run(self) -> None:  # worker thread: no widgets here
@@ -209,7 +214,7 @@ class PyramidLoader(QObject):
         if cached is not None:  # revisit or prefetched: show now, no thread round trip
             self.levelReady.emit(factor, cached)
             return
-        self._pool.start(_DecodeTask(self._signals, self._token, self._path, factor))
+        self._pool.start(_DecodeTask(self._signals, self._token, self._path, factor).run)
 
     def prefetch(self, path: Path) -> None:
         """Decode the preview level of ``path`` into the cache (e.g. the next artwork)."""
@@ -219,7 +224,7 @@ class PyramidLoader(QObject):
             return
         factor = preview_factor(info.width, info.height)
         if factor > 1 and PREVIEW_CACHE.get(PreviewCache.key(info.path, factor)) is None:
-            self._pool.start(_DecodeTask(None, -1, info.path, factor), -1)  # low priority
+            self._pool.start(_DecodeTask(None, -1, info.path, factor).run, -1)  # low priority
 
     def is_requested(self, factor: int) -> bool:
         return factor in self._requested

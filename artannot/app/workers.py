@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
@@ -17,7 +18,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 class JobControl:
     """Handed to the job function: progress reports and a cancellation flag."""
 
-    def __init__(self, signals: "JobSignals") -> None:
+    def __init__(self, signals: JobSignals) -> None:
         self._signals = signals
         self._stop = threading.Event()
 

@@ -6,7 +6,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+
 
 import typer
 
@@ -36,7 +36,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+    version: bool | None = typer.Option(None, "--version", callback=_version, is_eager=True,
                                            help="Show the version and exit."),
 ) -> None:
     """artannot: annotate artwork fragments with noun phrases."""
@@ -48,7 +48,7 @@ def fail(exc: ArtannotError | str, code: int = 2) -> typer.Exit:
 
 
 @app.command()
-def gui(path: Optional[Path] = typer.Argument(None, help="Collection folder (default: the bundled sample).")) -> None:
+def gui(path: Path | None = typer.Argument(None, help="Collection folder (default: the bundled sample).")) -> None:
     """Start the desktop app."""
     from artannot.app.main import run_app  # Qt only when the GUI is asked for
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     def train_cmd(
         path: Annotated[str, typer.Argument(help="Collection folder, or synthetic:N.")],
         out: Annotated[Path, typer.Option("--out", help="Run folder (last.pt, best.pt).")],
-        features: Annotated[Optional[Path], typer.Option(help="Feature store folder.")] = None,
+        features: Annotated[Path | None, typer.Option(help="Feature store folder.")] = None,
         coarse: Annotated[bool, typer.Option(help="Whole-image feature (k=1).")] = False,
         text_encoder: Annotated[str, typer.Option("--text-encoder", help="phrase | word")] = default.text_encoder,
         cross_attn: Annotated[str, typer.Option("--cross-attn", help="i2t | t2i")] = default.cross_attn,
@@ -71,9 +71,9 @@ def register(app: typer.Typer) -> None:
         grad_clip: Annotated[float, typer.Option("--grad-clip")] = default.grad_clip,
         seed: Annotated[int, typer.Option()] = default.seed,
         min_phrase_count: Annotated[int, typer.Option("--min-phrase-count")] = default.min_phrase_count,
-        device: Annotated[Optional[str], typer.Option(help="cpu | cuda (default: auto)")] = None,
+        device: Annotated[str | None, typer.Option(help="cpu | cuda (default: auto)")] = None,
         fresh: Annotated[bool, typer.Option("--fresh", help="Ignore last.pt; start over.")] = False,
-        register_as: Annotated[Optional[str], typer.Option("--register", help="Register best.pt with the model manager under this name.")] = None,
+        register_as: Annotated[str | None, typer.Option("--register", help="Register best.pt with the model manager under this name.")] = None,
         use_judgements: Annotated[bool, typer.Option("--use-judgements", help="Add the curators' accepted suggestions (catalog judgements) as training pairs.")] = False,
     ) -> None:
         """Train SCAN; Ctrl+C stops after the current batch and `train` again resumes."""
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         path: Annotated[str, typer.Argument(help="Collection folder, or synthetic:N.")],
         checkpoint: Annotated[Path, typer.Option("--checkpoint", exists=True, dir_okay=False)],
         split: Annotated[str, typer.Option()] = "test",
-        features: Annotated[Optional[Path], typer.Option(help="Feature store folder.")] = None,
+        features: Annotated[Path | None, typer.Option(help="Feature store folder.")] = None,
         coarse: Annotated[bool, typer.Option()] = False,
         shard: Annotated[int, typer.Option(help="Images x texts per score shard.")] = 128,
         as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -124,8 +124,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recall@1/5/10 both directions (thesis Table 4.1 layout, or JSON)."""
         from artannot.retrieval.checkpoint import load_checkpoint
-        from artannot.retrieval.evaluate import (default_device, evaluate, evaluate_fragments,
-                                                 format_table)
+        from artannot.retrieval.evaluate import (
+            default_device,
+            evaluate,
+            evaluate_fragments,
+            format_table,
+        )
 
         try:
             ck = load_checkpoint(checkpoint)
@@ -171,9 +175,9 @@ def register(app: typer.Typer) -> None:
     def suggest_cmd(
         checkpoint: Annotated[Path, typer.Option("--checkpoint", exists=True, dir_okay=False)],
         features: Annotated[Path, typer.Option("--features", exists=True, dir_okay=False, help=".npy region features [k, d] of one artwork.")],
-        phrase: Annotated[Optional[str], typer.Option(help="Phrase -> best regions.")] = None,
-        region: Annotated[Optional[int], typer.Option(help="Region index -> best phrases.")] = None,
-        extra: Annotated[Optional[list[str]], typer.Option(help="Metadata phrases to add to the candidates.")] = None,
+        phrase: Annotated[str | None, typer.Option(help="Phrase -> best regions.")] = None,
+        region: Annotated[int | None, typer.Option(help="Region index -> best phrases.")] = None,
+        extra: Annotated[list[str] | None, typer.Option(help="Metadata phrases to add to the candidates.")] = None,
         top_k: Annotated[int, typer.Option("--top-k")] = 10,
     ) -> None:
         """Phrases for a region, or regions (with attention) for a phrase."""

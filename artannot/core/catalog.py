@@ -15,9 +15,9 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
 
 import platformdirs
 from PIL import Image
@@ -25,7 +25,12 @@ from PIL import Image
 from artannot.core import collection as col
 from artannot.core.errors import ArtannotError, CatalogError, ImageError
 from artannot.core.metadata import (
-    _last_component, descriptions_of, looks_like_karpathy, read_karpathy, read_sidecar, title_of,
+    _last_component,
+    descriptions_of,
+    looks_like_karpathy,
+    read_karpathy,
+    read_sidecar,
+    title_of,
 )
 from artannot.core.model import Annotation, Artwork, PhraseRecord
 from artannot.core.voc import parse_voc_bytes, read_voc

@@ -8,9 +8,10 @@ are *descriptions* uses a name heuristic, and the user can override it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from lxml import etree
 

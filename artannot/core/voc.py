@@ -12,12 +12,12 @@ inclusive (see :mod:`artannot.core.geometry`).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lxml import etree
 
-from artannot.core.errors import VocConflictError, VocParseError, ArtannotError
+from artannot.core.errors import ArtannotError, VocConflictError, VocParseError
 from artannot.core.geometry import Box
 from artannot.core.model import Annotation, Region
 from artannot.core.safe_io import atomic_write, changed_since, stamp_of
@@ -151,7 +151,7 @@ def new_annotation(image_path: Path | str, width: int, height: int, depth: int =
 
 # -- writing -----------------------------------------------------------------
 
-def _fmt(value: float | int | bool | str) -> str:
+def _fmt(value: float | bool | str) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
@@ -159,7 +159,7 @@ def _fmt(value: float | int | bool | str) -> str:
     return str(value)
 
 
-def _same(old: str | None, new: float | int | bool | str) -> bool:
+def _same(old: str | None, new: float | bool | str) -> bool:
     """Whether the existing text already means ``new`` (then it is kept verbatim)."""
     if old is None:
         return False
@@ -180,7 +180,7 @@ def _child(parent: etree._Element, tag: str) -> etree._Element:
     return el if el is not None else etree.SubElement(parent, tag)
 
 
-def _set(parent: etree._Element, tag: str, value: float | int | bool | str) -> etree._Element:
+def _set(parent: etree._Element, tag: str, value: float | bool | str) -> etree._Element:
     el = _child(parent, tag)
     if not _same(el.text, value):
         el.text = _fmt(value)

@@ -79,7 +79,7 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
         raise CheckpointError("checkpoint not found", path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not ours"
+    except Exception as exc:
         raise CheckpointError(f"cannot read checkpoint: {exc}", path) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"not an {FORMAT} checkpoint", path)

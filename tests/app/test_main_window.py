@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -31,7 +30,7 @@ class Prompts:
         return answer
 
 
-def make_window(qtbot, root: Path, **settings) -> tuple[MainWindow, Prompts]:  # noqa: ANN001
+def make_window(qtbot, root: Path, **settings) -> tuple[MainWindow, Prompts]:
     settings.setdefault("extract_phrases", False)  # spaCy only in the test that needs it
     window = MainWindow(WindowSettings(autosave_seconds=0, **settings))
     prompts = Prompts()
@@ -44,7 +43,7 @@ def make_window(qtbot, root: Path, **settings) -> tuple[MainWindow, Prompts]:  #
     return window, prompts
 
 
-def show(qtbot, window: MainWindow, artwork_id: str) -> None:  # noqa: ANN001
+def show(qtbot, window: MainWindow, artwork_id: str) -> None:
     window.browser.select_id(artwork_id)
     qtbot.waitUntil(lambda: window.current_id == artwork_id, timeout=5_000)
     canvas = window.editor.canvas()
@@ -56,7 +55,7 @@ def discard_on_close(window: MainWindow, prompts: Prompts) -> None:
     prompts.answers = ["Discard"] * 3
 
 
-def test_opens_sample_and_shows_annotated_artwork(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_opens_sample_and_shows_annotated_artwork(qtbot, sample_copy: Path) -> None:
     window, _ = make_window(qtbot, sample_copy)
     show(qtbot, window, WAVE)
     regions = window.editor.annotation().regions
@@ -66,7 +65,7 @@ def test_opens_sample_and_shows_annotated_artwork(qtbot, sample_copy: Path) -> N
     assert "Mount Fuji" in window.metadata.text.toPlainText()
 
 
-def test_draw_three_label_undo_one_save_reopen_finds_two(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_draw_three_label_undo_one_save_reopen_finds_two(qtbot, sample_copy: Path) -> None:
     window, prompts = make_window(qtbot, sample_copy)
     show(qtbot, window, VENUS)
     canvas = window.editor.canvas()
@@ -94,7 +93,7 @@ def test_draw_three_label_undo_one_save_reopen_finds_two(qtbot, sample_copy: Pat
     assert again.browser.model.rows[again.browser.model.row_of(VENUS)].n_regions == 2
 
 
-def test_navigation_keys_save_dirty_artwork(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_navigation_keys_save_dirty_artwork(qtbot, sample_copy: Path) -> None:
     window, _ = make_window(qtbot, sample_copy)
     show(qtbot, window, VENUS)
     window.editor.start_box_with_label("goddess")
@@ -107,7 +106,7 @@ def test_navigation_keys_save_dirty_artwork(qtbot, sample_copy: Path) -> None:  
     qtbot.waitUntil(lambda: window.current_id == VENUS, timeout=5_000)
 
 
-def test_recovery_after_crash(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_recovery_after_crash(qtbot, sample_copy: Path) -> None:
     window, prompts = make_window(qtbot, sample_copy)
     show(qtbot, window, VENUS)
     window.editor.start_box_with_label("pink roses")
@@ -130,7 +129,7 @@ def test_recovery_after_crash(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
     discard_on_close(window, prompts)
 
 
-def test_conflict_when_file_changed_on_disk(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_conflict_when_file_changed_on_disk(qtbot, sample_copy: Path) -> None:
     window, prompts = make_window(qtbot, sample_copy)
     show(qtbot, window, WAVE)
     window.editor.select_indices([0])
@@ -155,7 +154,7 @@ def test_conflict_when_file_changed_on_disk(qtbot, sample_copy: Path) -> None:  
     assert path.with_name(path.name + ".bak").read_bytes() == colleague
 
 
-def test_broken_annotation_is_shown_not_overwritten(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_broken_annotation_is_shown_not_overwritten(qtbot, sample_copy: Path) -> None:
     path = sample_copy / "annotations" / "vangogh_starry_night.xml"
     broken = path.read_bytes()[:300]
     path.write_bytes(broken)
@@ -170,7 +169,7 @@ def test_broken_annotation_is_shown_not_overwritten(qtbot, sample_copy: Path) ->
     discard_on_close(window, prompts)
 
 
-def test_close_with_unsaved_changes_asks(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_close_with_unsaved_changes_asks(qtbot, sample_copy: Path) -> None:
     window, prompts = make_window(qtbot, sample_copy)
     show(qtbot, window, VENUS)
     window.editor.start_box_with_label("sea")
@@ -182,7 +181,7 @@ def test_close_with_unsaved_changes_asks(qtbot, sample_copy: Path) -> None:  # n
     assert len(read_voc(sample_copy / "annotations" / "botticelli_birth_of_venus.xml").regions) == 1
 
 
-def test_phrases_highlighted_and_clicking_labels_selected_box(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_phrases_highlighted_and_clicking_labels_selected_box(qtbot, sample_copy: Path) -> None:
     from artannot.core.catalog import Catalog
     from artannot.text.collection import extract_collection
 
@@ -209,7 +208,7 @@ def test_phrases_highlighted_and_clicking_labels_selected_box(qtbot, sample_copy
     discard_on_close(window, _)
 
 
-def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy: Path) -> None:
     window, prompts = make_window(qtbot, sample_copy, extract_phrases=True)
     show(qtbot, window, WAVE)
     qtbot.waitUntil(lambda: window.metadata.phrase_list.count() > 0, timeout=60_000)
@@ -218,7 +217,7 @@ def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy
     assert (window.catalog.data_dir / "vocab.json").exists()
 
 
-def test_browser_sorts_by_clicked_column_and_filters(qtbot, sample_copy: Path) -> None:  # noqa: ANN001
+def test_browser_sorts_by_clicked_column_and_filters(qtbot, sample_copy: Path) -> None:
     window, _ = make_window(qtbot, sample_copy)
     browser = window.browser
     browser.sort_by_column(5)  # Regions: most boxes first

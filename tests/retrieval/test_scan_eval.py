@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from artannot.retrieval.evaluate import (best_ranks, direction_metrics, format_table,
-                                         metrics_from_scores)
+from artannot.retrieval.evaluate import (
+    best_ranks,
+    direction_metrics,
+    format_table,
+    metrics_from_scores,
+)
 
 
 def test_recall_against_hand_ranking():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,8 +10,6 @@ from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import encode_texts, pad_features
 from artannot.retrieval.loss import contrastive_loss
 from artannot.retrieval.vocab import ScanVocab
-
-import numpy as np
 
 PHRASES = ["red circle", "blue square", "small green triangle", "large red square"]
 
