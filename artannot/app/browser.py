@@ -296,6 +296,9 @@ class CollectionBrowser(QWidget):
         start_job(job)
 
     def shutdown(self) -> None:
+        """Stop pending work: a debounced search must not query a catalog that is closing."""
+        self._debounce.stop()
+        self.catalog = None
         for job in list(self._thumb_jobs):
             job.cancel()
         for job in list(self._thumb_jobs):

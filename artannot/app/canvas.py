@@ -37,6 +37,7 @@ from artannot.core.errors import ImageError
 
 ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
+FIT_MARGIN = 0.98  # fit a little inside the viewport: see fit_window
 DRAG_THRESHOLD_PX = 3
 
 
@@ -96,6 +97,7 @@ class AnnotationCanvas(QGraphicsView):
         self._pan_origin: QPointF | None = None
         self._boxes_visible = True
         self._auto_fit = True  # keep fitting on resize until the user picks a zoom
+        self._fitting = False
         self._scene.selectionChanged.connect(self._emit_selection)
 
     # -- image -------------------------------------------------------------------
@@ -188,12 +190,20 @@ class AnnotationCanvas(QGraphicsView):
 
     def fit_window(self) -> None:
         self._auto_fit = True
+        if self._fitting:  # a fit that toggles the scroll bars resizes the viewport: no loop
+            return
         vp = self.viewport().size()
         w, h = self._size
         if vp.width() < 2 or vp.height() < 2:
             return
-        self.set_scale(min(vp.width() / w, vp.height() / h))
-        self.centerOn(w / 2, h / 2)
+        self._fitting = True
+        try:
+            # A hair smaller than exact, so rounding never brings scroll bars (which would
+            # shrink the viewport, fire resizeEvent and fit again, endlessly).
+            self.set_scale(FIT_MARGIN * min(vp.width() / w, vp.height() / h))
+            self.centerOn(w / 2, h / 2)
+        finally:
+            self._fitting = False
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

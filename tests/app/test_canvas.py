@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
-from artannot.app.canvas import Mode
+from artannot.app.canvas import FIT_MARGIN, Mode
 from artannot.core.geometry import Box
 from artannot.core.model import Region
 
@@ -93,7 +93,7 @@ def test_zoom_fit_100_and_wheel(editor_factory):
     canvas = editor.canvas()
     vpw, vph = canvas.viewport().width(), canvas.viewport().height()
     canvas.fit_window()
-    assert abs(canvas.scale_factor() - min(vpw / 400, vph / 100)) < 1e-6
+    assert abs(canvas.scale_factor() - FIT_MARGIN * min(vpw / 400, vph / 100)) < 1e-6
     canvas.zoom_100()
     assert canvas.scale_factor() == 1.0
     canvas.zoom_in()
@@ -131,3 +131,32 @@ def test_hide_boxes_and_scene_rect(editor_factory):
     assert not any(it.isVisible() for it in canvas.items_list())
     editor.action("toggle_boxes").trigger()
     assert all(it.isVisible() for it in canvas.items_list())
+
+
+def test_fit_window_never_loops_on_scroll_bars(qtbot, tmp_path, monkeypatch):  # noqa: ANN001
+    """Fitting exactly made scroll bars appear, which resized the viewport and fitted again,
+    forever (CPU spin; PySide6 eventually aborted the interpreter). Now it settles at once."""
+    from PIL import Image
+    from PySide6.QtCore import QRectF
+
+    from artannot.app import canvas as cv
+
+    calls = []
+    original = cv.AnnotationCanvas.resizeEvent
+    def counting(self, event) -> None:  # noqa: ANN001
+        calls.append(1)
+        original(self, event)
+
+    monkeypatch.setattr(cv.AnnotationCanvas, "resizeEvent", counting)
+    path = tmp_path / "wide.jpg"
+    Image.new("RGB", (4200, 2800), (10, 20, 30)).save(path)
+    canvas = cv.AnnotationCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(600, 400)
+    canvas.show()
+    canvas.scene().setSceneRect(QRectF(0, 0, 4200, 2800))
+    with qtbot.waitSignal(canvas.imageLoaded, timeout=10_000):
+        canvas.set_image(path)
+    qtbot.wait(300)
+    assert len(calls) < 10
+    assert not canvas.horizontalScrollBar().isVisible() and not canvas.verticalScrollBar().isVisible()
