@@ -35,8 +35,9 @@ def rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
-def run(n: int, dim: int, queries: int, shortlist: int, nprobe: int, kind: str,
-        threads: int) -> dict[str, object]:
+def run(n: int, dim: int, queries: int, shortlists: list[int], nprobes: list[int], kind: str,
+        threads: int) -> list[dict[str, object]]:
+    """Build once, then measure every (nprobe, shortlist) operating point on the same index."""
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((2000, dim), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
@@ -49,24 +50,28 @@ def run(n: int, dim: int, queries: int, shortlist: int, nprobe: int, kind: str,
     t0 = time.perf_counter()
     idx = FragmentIndex.build(vecs, kind=kind, train_size=min(n, 50_000))
     t_build = time.perf_counter() - t0
-    idx.set_nprobe(nprobe)
     faiss.omp_set_num_threads(threads)
-    lat = []
-    ids = []
-    for row in q:
-        t = time.perf_counter()
-        _, i = idx.search(row, 10, shortlist=shortlist)
-        lat.append((time.perf_counter() - t) * 1000)
-        ids.append(i[0])
     _, exact = idx.exhaustive(q, 10)
-    res = {"n": n, "dim": dim, "index": idx.kind, "nprobe": nprobe, "shortlist": shortlist,
-           "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-           "top10_agreement": agreement(np.array(ids), exact),
-           "index_bytes": int(faiss.serialize_index(idx.index).nbytes),
-           "vector_store_bytes": int(vecs.nbytes), "peak_rss_gb": rss_gb(),
-           "build_s": t_build, "generate_s": t_gen}
-    print(json.dumps(res), flush=True)
-    return res
+    results = []
+    for nprobe in nprobes:
+        idx.set_nprobe(nprobe)
+        for shortlist in shortlists:
+            lat = []
+            ids = []
+            for row in q:
+                t = time.perf_counter()
+                _, i = idx.search(row, 10, shortlist=shortlist)
+                lat.append((time.perf_counter() - t) * 1000)
+                ids.append(i[0])
+            res = {"n": n, "dim": dim, "index": idx.kind, "nprobe": nprobe, "shortlist": shortlist,
+                   "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
+                   "top10_agreement": agreement(np.array(ids), exact),
+                   "index_bytes": int(faiss.serialize_index(idx.index).nbytes),
+                   "vector_store_bytes": int(vecs.nbytes), "peak_rss_gb": rss_gb(),
+                   "build_s": t_build, "generate_s": t_gen}
+            print(json.dumps(res), flush=True)
+            results.append(res)
+    return results
 
 
 def main() -> None:
@@ -74,8 +79,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--dim", type=int, default=1024)
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--shortlist", type=int, default=512)
-    ap.add_argument("--nprobe", type=int, default=32)
+    ap.add_argument("--shortlist", type=int, nargs="+", default=[512])
+    ap.add_argument("--nprobe", type=int, nargs="+", default=[32])
     ap.add_argument("--kind", default="auto")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
