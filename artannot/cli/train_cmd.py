@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated
+from typing import Optional, Annotated
 
 import typer
 
@@ -49,7 +49,9 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
         path: Annotated[str, typer.Argument(help="Collection folder, or synthetic:N.")],
-        out: Annotated[Path, typer.Option("--out", help="Run folder (last.pt, best.pt).")],
+        out: Annotated[Optional[Path], typer.Option(
+            "--out", help="Run folder (last.pt, best.pt); default: the collection's .artannot/scan, "
+                          "where the GUI looks.")] = None,
         features: Annotated[Path | None, typer.Option(help="Feature store folder.")] = None,
         coarse: Annotated[bool, typer.Option(help="Whole-image feature (k=1).")] = False,
         text_encoder: Annotated[str, typer.Option("--text-encoder", help="phrase | word")] = default.text_encoder,
@@ -85,6 +87,12 @@ def register(app: typer.Typer) -> None:
         try:
             ds, _ = load_dataset(path, features=features, coarse=coarse,
                                  min_phrase_count=min_phrase_count, use_judgements=use_judgements)
+            if out is None:
+                if path.startswith("synthetic:"):
+                    raise ValueError("--out is required for a synthetic collection")
+                from artannot.core.catalog import data_dir_for
+
+                out = data_dir_for(Path(path).resolve()) / "scan"
 
             def progress(p) -> None:
                 if p.val is not None:
