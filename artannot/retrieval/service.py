@@ -32,7 +32,7 @@ import torch
 from artannot.core.errors import ArtannotError
 from artannot.core.geometry import Box
 from artannot.retrieval.data import ArtworkItem, ScanDataError, ScanDataset, dataset_from_stores
-from artannot.retrieval.suggest import CollectionSearch, Suggester, heatmap
+from artannot.retrieval.suggest import SHORTLIST, CollectionSearch, Suggester, heatmap
 
 SCAN_DIR = "scan"
 SEARCH_DIR = "search"
@@ -417,7 +417,7 @@ class SuggestionService:
             out.append(Fragment(aid, j, Box(*map(float, rs.boxes[j])), float(s), len(out) + 1))
         return out
 
-    def search(self, phrase: str, *, top_k: int = 200, shortlist: int = 512) -> list[Fragment]:
+    def search(self, phrase: str, *, top_k: int = 200, shortlist: int = SHORTLIST) -> list[Fragment]:
         """Fragments of the whole collection for ``phrase``, best first."""
         with self._lock:
             cs = self.search_index()
@@ -426,7 +426,7 @@ class SuggestionService:
             hits = cs.search(phrase, top_k, shortlist=max(shortlist, top_k))
             return self._fragments([(h.artwork_id, h.region) for h in hits], [h.score for h in hits])
 
-    def similar(self, artwork_id: str, box: Box, *, top_k: int = 200, shortlist: int = 512
+    def similar(self, artwork_id: str, box: Box, *, top_k: int = 200, shortlist: int = SHORTLIST
                 ) -> list[Fragment]:
         """“More like this”: fragments nearest to this fragment's joint-space embedding."""
         feat = self.region_feature(artwork_id, box)
