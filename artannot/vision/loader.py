@@ -76,6 +76,18 @@ def _load_weights(module: torch.nn.Module, model_name: str, manager: ModelManage
     return manager.sha256_for(model_name)
 
 
+def _weights_or_refuse(module: torch.nn.Module, role: str, arch: str, model_name: str | None,
+                       manager: ModelManager, allow_random: bool) -> str | None:
+    """Load the installed weights into ``module`` (returns their sha256); random weights only
+    when asked for (tests, benchmarks), never silently."""
+    if model_name is not None:
+        return _load_weights(module, model_name, manager)
+    if not allow_random:
+        raise ModelError(f"no weights installed for {role} {arch!r}; import some with "
+                         "`artannot models import FILE` (see `artannot models list`)")
+    return None
+
+
 def load_extractor(
     backbone: str = DEFAULT_BACKBONE,
     *,
@@ -87,12 +99,7 @@ def load_extractor(
 ) -> RegionFeatureExtractor:
     arch, model_name = _resolve(backbone, "backbone", BACKBONES, manager)
     module = build_backbone(arch)
-    sha = None
-    if model_name is not None:
-        sha = _load_weights(module, model_name, manager)
-    elif not allow_random:
-        raise ModelError(f"no weights installed for backbone {arch!r}; import some with "
-                         "`artannot models import FILE` (see `artannot models list`)")
+    sha = _weights_or_refuse(module, "backbone", arch, model_name, manager, allow_random)
     module = fuse_for_inference(module)
     return RegionFeatureExtractor(module, get_backbone_spec(arch), weights=model_name, sha256=sha,
                                   device=device, min_size=min_size, max_size=max_size)
@@ -116,12 +123,7 @@ def load_detector(
     if spec.builder is None:
         raise ModelError(f"detector {arch!r} has no architecture to load weights into")
     module = spec.builder()
-    sha = None
-    if model_name is not None:
-        sha = _load_weights(module, model_name, manager)
-    elif not allow_random:
-        raise ModelError(f"no weights installed for detector {arch!r}; import some with "
-                         "`artannot models import FILE` (see `artannot models list`)")
+    sha = _weights_or_refuse(module, "detector", arch, model_name, manager, allow_random)
     return FasterRCNNDetector(module, name=arch, weights=model_name, sha256=sha, device=device,
                               k=k, score_floor=score_floor, min_size=min_size, max_size=max_size)
 
