@@ -211,7 +211,9 @@ def test_phrases_highlighted_and_clicking_labels_selected_box(qtbot, sample_copy
 def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy: Path) -> None:
     window, prompts = make_window(qtbot, sample_copy, extract_phrases=True)
     show(qtbot, window, WAVE)
-    qtbot.waitUntil(lambda: window.metadata.phrase_list.count() > 0, timeout=60_000)
+    # Phrases are stored artwork by artwork while the worker runs; wait for the whole job.
+    qtbot.waitUntil(lambda: not window._jobs and window.metadata.phrase_list.count() > 0, timeout=60_000)
+    assert "Noun phrases extracted for 12 artworks" in window.status.text()
     assert 'href="phrase:towering blue wave' in window.metadata.text.toHtml()
     assert window.catalog.phrases(VENUS)  # every artwork, not only the open one
     assert (window.catalog.data_dir / "vocab.json").exists()
