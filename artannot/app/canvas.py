@@ -207,7 +207,8 @@ class AnnotationCanvas(QGraphicsView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self._auto_fit:
+        # Never rescale under the mouse: a drag in progress keeps the zoom it started with.
+        if self._auto_fit and self._drag is None and self._draw_item is None:
             self.fit_window()
 
     def fit_width(self) -> None:

@@ -48,6 +48,7 @@ def show(qtbot, window: MainWindow, artwork_id: str) -> None:
     qtbot.waitUntil(lambda: window.current_id == artwork_id, timeout=5_000)
     canvas = window.editor.canvas()
     qtbot.waitUntil(lambda: canvas.shown_factor() > 0, timeout=10_000)
+    canvas.zoom_100()  # a chosen zoom: later relayouts (status text, docks) must not refit
     canvas.set_scale(0.5)
 
 
