@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self._load_error: str | None = None
         self._restored = False  # state came from a recovery file: dirty although the stack is clean
         self._previous_regions: list[Region] = []
+        self._collection_phrases: list[str] | None = None  # completion candidates, most frequent first
         self._jobs: list[Job] = []
         self.prompt: Prompt = message_box_prompt(self)
 
@@ -187,6 +188,7 @@ class MainWindow(QMainWindow):
         if self.catalog is not None:
             self.catalog.close()
         self.catalog = Catalog.open(root, refresh=False)
+        self._collection_phrases = None
         self.setWindowTitle(f"artannot — {self.catalog.root.name}")
         self.browser.set_catalog(self.catalog)
         self._collection_opened()
@@ -249,6 +251,7 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         if report.extracted:
             self.status.setText(f"Noun phrases extracted for {report.extracted} artworks")
+            self._collection_phrases = None
             self._reload_phrases()
 
     def _reload_phrases(self) -> None:
@@ -257,8 +260,10 @@ class MainWindow(QMainWindow):
         if self.catalog is None or self.current_id is None:
             return
         phrases = self.catalog.phrases(self.current_id)
+        if self._collection_phrases is None:  # a GROUP BY over every phrase: once, not per artwork
+            self._collection_phrases = list(self.catalog.phrase_counts())[:5000]
         self.editor.set_phrase_suggestions(
-            list(dict.fromkeys(p.text for p in phrases)), list(self.catalog.phrase_counts())[:5000])
+            list(dict.fromkeys(p.text for p in phrases)), self._collection_phrases)
         self.metadata.set_artwork(self.catalog.artwork(self.current_id), phrases,
                                   [r.phrase for r in self.editor.annotation().regions], self._load_error)
         self.suggestions.set_artwork(self.current_id, phrases)
