@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-DEFAULT_IMAGES = Path("/work/shared/data/sample_artworks/images")
+DEFAULT_IMAGES = Path(__file__).resolve().parents[1] / "resources" / "sample_collection" / "images"
 
 CONFIGS = [
     # (label, detector, backbone)

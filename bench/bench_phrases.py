@@ -16,7 +16,7 @@ from pathlib import Path
 from artannot.text.karpathy import split_sentences
 from artannot.text.phrases import PhraseExtractor, PhraseOptions
 
-SAMPLE = Path("/work/shared/data/sample_artworks/metadata")
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "sample_metadata"
 
 
 def synthetic_descriptions(n: int, folder: Path = SAMPLE, seed: int = 0) -> list[str]:

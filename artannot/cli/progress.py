@@ -16,8 +16,8 @@ def progress_bar(desc: str, unit: str = "it") -> Iterator[Callable[[int, int], N
         if bar.total != total:
             bar.total = total
             bar.refresh()
-        bar.n = done
-        bar.refresh()
+        # update() redraws at most every mininterval; refresh() on every item flooded logs
+        bar.update(done - bar.n)
 
     try:
         yield update

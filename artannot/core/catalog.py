@@ -542,18 +542,26 @@ class Catalog:
         return r[0] if r else None
 
     def set_phrases(self, artwork_id: str, text_hash: str, phrases: Sequence[PhraseRecord]) -> None:
+        self.store_phrases([(artwork_id, text_hash, phrases)])
+
+    def store_phrases(self, items: Sequence[tuple[str, str, Sequence[PhraseRecord]]]) -> None:
+        """Replace the phrases of several artworks in one transaction.
+
+        One commit (an fsync) per artwork cost more than extracting its phrases; callers batch.
+        """
         with self._db:
-            self._db.execute("DELETE FROM phrases WHERE artwork_id=?", (artwork_id,))
-            self._db.executemany(
-                "INSERT INTO phrases(artwork_id, field, start, end, text, norm) VALUES (?,?,?,?,?,?)",
-                [(artwork_id, p.field, p.start, p.end, p.text, p.norm) for p in phrases],
-            )
-            self._db.execute("UPDATE artworks SET phrase_hash=? WHERE id=?", (text_hash, artwork_id))
-            row = self._db.execute("SELECT rowid FROM artworks WHERE id=?", (artwork_id,)).fetchone()
-            if row:
-                self._db.execute(
-                    "UPDATE search SET phrases=? WHERE rowid=?", (" | ".join(p.norm for p in phrases), row[0])
+            for artwork_id, text_hash, phrases in items:
+                self._db.execute("DELETE FROM phrases WHERE artwork_id=?", (artwork_id,))
+                self._db.executemany(
+                    "INSERT INTO phrases(artwork_id, field, start, end, text, norm) VALUES (?,?,?,?,?,?)",
+                    [(artwork_id, p.field, p.start, p.end, p.text, p.norm) for p in phrases],
                 )
+                self._db.execute("UPDATE artworks SET phrase_hash=? WHERE id=?", (text_hash, artwork_id))
+                row = self._db.execute("SELECT rowid FROM artworks WHERE id=?", (artwork_id,)).fetchone()
+                if row:
+                    self._db.execute(
+                        "UPDATE search SET phrases=? WHERE rowid=?", (" | ".join(p.norm for p in phrases), row[0])
+                    )
 
     def phrases(self, artwork_id: str) -> list[PhraseRecord]:
         return [

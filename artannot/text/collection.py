@@ -24,6 +24,7 @@ from artannot.text.vocab import PhraseVocab, WordVocab
 VOCAB_FILE = "vocab.json"
 WORD_VOCAB_FILE = "word_vocab.json"
 CAPTION_FILE = "caption_data.json"
+_STORE_BATCH = 64  # artworks per catalog transaction
 
 
 class PhraseCatalog(Protocol):
@@ -33,7 +34,7 @@ class PhraseCatalog(Protocol):
 
     def artworks(self) -> list[Artwork]: ...
     def phrase_text_hash(self, artwork_id: str) -> str | None: ...
-    def set_phrases(self, artwork_id: str, text_hash: str, phrases: Sequence[PhraseRecord]) -> None: ...
+    def store_phrases(self, items: Sequence[tuple[str, str, Sequence[PhraseRecord]]]) -> None: ...
     def phrases(self, artwork_id: str) -> list[PhraseRecord]: ...
     def splits(self) -> dict[str, str | None]: ...
     def set_splits(self, mapping: dict[str, str]) -> None: ...
@@ -137,16 +138,24 @@ def extract_collection(
         for a in todo:
             yield selected[a.id]
 
+    # stored one batch per transaction: a stop or crash loses at most the batch in flight
+    batch: list[tuple[str, str, Sequence[PhraseRecord]]] = []
     for a, found in zip(todo, extractor.extract_batch(pending())):
-        catalog.set_phrases(a.id, hashes[a.id], found)
+        batch.append((a.id, hashes[a.id], found))
         phrases[a.id] = found
         report.extracted += 1
         done += 1
+        stop = bool(should_stop and should_stop())
+        if stop or len(batch) >= _STORE_BATCH:
+            catalog.store_phrases(batch)
+            batch = []
         if progress:
             progress(done, total)
-        if should_stop and should_stop():
+        if stop:
             report.stopped = True
             return report
+    if batch:
+        catalog.store_phrases(batch)
 
     for a in artworks:
         if a.id not in phrases:

@@ -92,7 +92,7 @@ def write_caption_data(path: Path | str, images: Sequence[CaptionImage], dataset
             "artwork_id": img.artwork_id,
         })
         entries.append(entry)
-    atomic_write_json(Path(path), {"dataset": dataset, "images": entries})
+    atomic_write_json(Path(path), {"dataset": dataset, "images": entries}, compact=True)
 
 
 _KNOWN = {"filename", "filepath", "split", "sentences", "sentids", "imgid", "artwork_id"}

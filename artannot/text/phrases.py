@@ -413,8 +413,8 @@ class PhraseExtractor:
     """Turns metadata text into :class:`PhraseRecord` lists; loads spaCy on first use.
 
     Tokenisation is always spaCy's. Tagging runs through :mod:`artannot.text.tagger` when it
-    reproduces the pipeline's tagger; with ``lemma_head`` spaCy's own components run, since the
-    lemmatizer needs the attribute ruler's output on the doc.
+    reproduces the pipeline's tagger (same tags); with ``lemma_head`` spaCy's own components
+    run, since the lemmatizer needs the attribute ruler's output on the doc.
     """
 
     def __init__(self, options: PhraseOptions | None = None, nlp: Language | None = None) -> None:

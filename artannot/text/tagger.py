@@ -96,10 +96,13 @@ class CnnTagger:
         except UnsupportedPipeline as exc:
             log.info("using spaCy's own tagger: %s", exc)
             return None
-        ours = tagger.tag([nlp.make_doc(_CHECK_TEXT)])[0]
-        doc = nlp.get_pipe("tagger")(nlp.get_pipe("tok2vec")(nlp.make_doc(_CHECK_TEXT)))
-        theirs = [t.tag_ for t in doc]
-        if [tagger.labels[i] for i in ours] != theirs:
+        # the whole text and its paragraphs as separate docs of one batch: padding errors show
+        texts = [_CHECK_TEXT, *_CHECK_TEXT.split("\n\n"), *_CHECK_TEXT.split(". ")]
+        docs = [nlp.make_doc(text) for text in texts]
+        ours = [[tagger.labels[i] for i in ids] for ids in tagger.tag(docs)]
+        spacy_tagger, tok2vec = nlp.get_pipe("tagger"), nlp.get_pipe("tok2vec")
+        theirs = [[t.tag_ for t in spacy_tagger(tok2vec(nlp.make_doc(text)))] for text in texts]
+        if ours != theirs:
             log.warning("fast tagger disagrees with spaCy on the check text; using spaCy's tagger")
             return None
         return tagger

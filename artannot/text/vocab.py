@@ -176,8 +176,12 @@ class WordVocab(Vocab):
         return bool(toks) and all(t in self.stoi for t in toks)
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
+def atomic_write_json(path: Path, data: Any, *, compact: bool = False) -> None:
     """JSON through core's crash-safe write: readers never see half a file; no ``.bak`` kept
-    because these files are derived and can be rebuilt."""
-    payload = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+    because these files are derived and can be rebuilt. ``compact`` for big files: Python's
+    JSON encoder is 10x slower when it indents."""
+    if compact:
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    else:
+        payload = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
     atomic_write(Path(path), payload, backup=False)

@@ -9,8 +9,9 @@ import pytest
 
 from artannot.text.phrases import PhraseExtractor, PhraseOptions
 
-SAMPLE_METADATA = Path("/work/shared/data/sample_artworks/metadata")
-_BUNDLED = Path(__file__).resolve().parents[2] / "resources" / "sample" / "metadata"
+# A copy of ../shared/data/sample_artworks/metadata: the bundled collection keeps some of these
+# records only as XML variants, and tests must not depend on files outside the repository.
+SAMPLE_METADATA = Path(__file__).resolve().parents[1] / "data" / "sample_metadata"
 
 
 @pytest.fixture(scope="session")
@@ -27,5 +28,4 @@ def maximal_extractor(extractor: PhraseExtractor) -> PhraseExtractor:
 def sample() -> dict[str, dict[str, str]]:
     """The sample collection's metadata, by file stem (description texts are copied in
     tests that depend on exact wording, so they keep working if the sample moves)."""
-    folder = SAMPLE_METADATA if SAMPLE_METADATA.is_dir() else _BUNDLED
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))}
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(SAMPLE_METADATA.glob("*.json"))}

@@ -20,6 +20,7 @@ class FakeCatalog:
         self._phrases: dict[str, tuple[str, list[PhraseRecord]]] = {}
         self._splits: dict[str, str | None] = {a.id: a.split for a in artworks}
         self.set_phrases_calls: list[str] = []
+        self.transactions = 0
 
     def artworks(self) -> list[Artwork]:
         return list(self._artworks)
@@ -27,9 +28,11 @@ class FakeCatalog:
     def phrase_text_hash(self, artwork_id: str) -> str | None:
         return self._phrases[artwork_id][0] if artwork_id in self._phrases else None
 
-    def set_phrases(self, artwork_id: str, text_hash: str, phrases: Sequence[PhraseRecord]) -> None:
-        self.set_phrases_calls.append(artwork_id)
-        self._phrases[artwork_id] = (text_hash, list(phrases))
+    def store_phrases(self, items: Sequence[tuple[str, str, Sequence[PhraseRecord]]]) -> None:
+        self.transactions += 1
+        for artwork_id, text_hash, phrases in items:
+            self.set_phrases_calls.append(artwork_id)
+            self._phrases[artwork_id] = (text_hash, list(phrases))
 
     def phrases(self, artwork_id: str) -> list[PhraseRecord]:
         return list(self._phrases.get(artwork_id, ("", []))[1])
@@ -105,8 +108,10 @@ def test_resume_and_reextract_only_changed(tmp_path: Path, sample: dict, extract
     assert stopped.stopped and stopped.extracted == 4 and stopped.vocab_path is None
     assert not (cat.data_dir / "vocab.json").exists()
 
+    assert cat.transactions == 1  # the stop stored the artworks done so far
     resumed = extract_collection(cat, extractor)
     assert resumed.unchanged == 4 and resumed.extracted == len(arts) - 4
+    assert cat.transactions == 2  # a batch per transaction, not an artwork
     splits_before = cat.splits()
 
     cat.set_phrases_calls.clear()

@@ -222,3 +222,23 @@ def test_options_are_validated_and_fingerprinted() -> None:
         PhraseOptions(spans="longest")  # type: ignore[arg-type]
     assert PhraseOptions().fingerprint() != PhraseOptions(lemma_head=True).fingerprint()
     assert PhraseOptions().fingerprint() == PhraseOptions(batch_size=7).fingerprint()
+
+
+@pytest.mark.parametrize("min_len,max_len", [(1, 8), (2, 8), (3, 5), (1, 1), (2, 3)])
+def test_span_matcher_equals_the_regular_expression(min_len: int, max_len: int) -> None:
+    """The local-language matcher against a brute-force full match of GRAMMAR on every n-gram."""
+    import re
+
+    from artannot.text.phrases import GRAMMAR
+
+    pattern = re.compile(GRAMMAR)
+    rng = random.Random(min_len * 10 + max_len)
+    for _ in range(400):
+        coarse = "".join(rng.choice("AANNNPDO") for _ in range(rng.randint(0, 30)))
+        brute = [
+            (s, e)
+            for s in range(len(coarse))
+            for e in range(s + min_len, min(len(coarse), s + max_len) + 1)
+            if pattern.fullmatch(coarse, s, e)
+        ]
+        assert match_spans(coarse, min_len, max_len) == brute, coarse

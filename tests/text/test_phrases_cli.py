@@ -12,14 +12,16 @@ from typer.testing import CliRunner
 from artannot.cli.phrases_cmd import register
 from artannot.core.catalog import Catalog
 
-SAMPLE = Path("/work/shared/data/sample_artworks")
+_TESTS = Path(__file__).resolve().parents[1]
+IMAGES = _TESTS.parent / "resources" / "sample_collection" / "images"
+METADATA = _TESTS / "data" / "sample_metadata"
 STEMS = ("hokusai_great_wave", "korin_rough_waves", "vangogh_starry_night")
 
 
 def _collection(root: Path) -> Path:
     for stem in STEMS:
-        shutil.copy(SAMPLE / "images" / f"{stem}.jpg", root / f"{stem}.jpg")
-        shutil.copy(SAMPLE / "metadata" / f"{stem}.json", root / f"{stem}.json")
+        shutil.copy(IMAGES / f"{stem}.jpg", root / f"{stem}.jpg")
+        shutil.copy(METADATA / f"{stem}.json", root / f"{stem}.json")
     return root
 
 

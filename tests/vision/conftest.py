@@ -15,7 +15,7 @@ from PIL import Image
 
 from artannot.models import ModelManager
 
-SAMPLE_IMAGES = Path("/work/shared/data/sample_artworks/images")
+SAMPLE_IMAGES = Path(__file__).resolve().parents[2] / "resources" / "sample_collection" / "images"
 REPO_SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample_collection"
 NAMES = ("hokusai_great_wave", "exekias_neck_amphora", "rembrandt_night_watch")
 SMALL_SIDE = 320  # longer side of the test images
