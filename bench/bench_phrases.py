@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import statistics
 import time
 from pathlib import Path
 
 from artannot.text.karpathy import split_sentences
+from artannot.text import phrases
 from artannot.text.phrases import PhraseExtractor, PhraseOptions
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "sample_metadata"
@@ -45,17 +48,26 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=PhraseOptions().batch_size)
     ap.add_argument("--maximal", action="store_true")
     ap.add_argument("--lemma", action="store_true")
+    ap.add_argument("--spacy-tagger", action="store_true", help="tag with spaCy, not the torch re-run")
+    ap.add_argument("--repeat", type=int, default=3, help="runs; the median and best are printed")
     args = ap.parse_args()
     texts = synthetic_descriptions(args.n)
     ex = PhraseExtractor(PhraseOptions(batch_size=args.batch_size, lemma_head=args.lemma,
                                        spans="maximal" if args.maximal else "all"))
+    if args.spacy_tagger:
+        phrases.fast_tagger = lambda nlp: None
     list(ex.extract_batch([[("description", t)] for t in texts[:50]]))  # load + warm up
-    t0 = time.perf_counter()
-    n_phrases = sum(len(p) for p in ex.extract_batch([[("description", t)] for t in texts]))
-    dt = time.perf_counter() - t0
-    words = sum(len(t.split()) for t in texts)
-    print(f"{len(texts)} descriptions ({words / len(texts):.0f} words each) in {dt:.2f} s: "
-          f"{len(texts) / dt:,.0f} descriptions/s, {words / dt:,.0f} words/s, {n_phrases} phrases")
+    rates = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        n_phrases = sum(len(p) for p in ex.extract_batch([[("description", t)] for t in texts]))
+        rates.append(len(texts) / (time.perf_counter() - t0))
+    words = sum(len(t.split()) for t in texts) / len(texts)
+    load = os.getloadavg()[0]
+    print(f"{len(texts)} descriptions ({words:.0f} words each, {n_phrases / len(texts):.1f} phrases each), "
+          f"tagger: {'spaCy' if ex.tagger is None else 'torch re-run'}, load {load:.2f}: "
+          f"median {statistics.median(rates):,.0f} descriptions/s, best {max(rates):,.0f} "
+          f"({statistics.median(rates) * words:,.0f} words/s)")
 
 
 if __name__ == "__main__":

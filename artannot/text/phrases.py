@@ -161,14 +161,17 @@ def _piece_spans(piece: str, min_len: int, max_len: int) -> tuple[tuple[int, int
 
 
 def _maximal(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Drop spans contained in another span (spans come sorted by start, then length)."""
+    """Spans not contained in another span, by start.
+
+    One sweep by start (longer first for equal starts): a span is contained exactly when an
+    earlier span of the sweep reaches as far, since every earlier span starts no later.
+    """
     kept: list[tuple[int, int]] = []
-    for s, e in found:
-        if any(ks <= s and e <= ke for ks, ke in kept):
-            continue
-        # a later, longer span with the same start supersedes the previous one
-        kept = [(ks, ke) for ks, ke in kept if not (s <= ks and ke <= e)]
-        kept.append((s, e))
+    reach = -1
+    for s, e in sorted(found, key=lambda span: (span[0], -span[1])):
+        if e > reach:
+            kept.append((s, e))
+            reach = e
     return kept
 
 
@@ -413,8 +416,8 @@ class PhraseExtractor:
     """Turns metadata text into :class:`PhraseRecord` lists; loads spaCy on first use.
 
     Tokenisation is always spaCy's. Tagging runs through :mod:`artannot.text.tagger` when it
-    reproduces the pipeline's tagger (same tags); with ``lemma_head`` spaCy's own components
-    run, since the lemmatizer needs the attribute ruler's output on the doc.
+    reproduces the pipeline's tagger (same tags), else through ``nlp.pipe``. With ``lemma_head``
+    the tags are written into the docs and spaCy's attribute ruler and lemmatizer follow.
     """
 
     def __init__(self, options: PhraseOptions | None = None, nlp: Language | None = None) -> None:
@@ -429,7 +432,22 @@ class PhraseExtractor:
 
     @property
     def tagger(self) -> CnnTagger | None:
-        return None if self.options.lemma_head else fast_tagger(self.nlp)
+        return fast_tagger(self.nlp)
+
+    def _after_tagger(self, docs: list[Doc], tag_ids: list[Any], labels: Sequence[str]) -> list[Doc]:
+        """Write the tags into the docs and run the components after the tagger (the attribute
+        ruler and lemmatizer, for ``lemma_head``), as ``nlp.pipe`` would have."""
+        import numpy as np
+        from spacy.attrs import TAG
+
+        hashes = np.array([self.nlp.vocab.strings.add(label) for label in labels], dtype=np.uint64)
+        for doc, ids in zip(docs, tag_ids):
+            if len(doc):
+                doc.from_array([TAG], hashes[ids].reshape(-1, 1))
+        for name, component in self.nlp.pipeline:
+            if name not in ("tok2vec", "tagger"):
+                docs = list(component.pipe(docs))
+        return docs
 
     def extract(self, text: str, field: str = "") -> list[PhraseRecord]:
         """Phrases of one text; offsets index ``text`` itself."""
@@ -468,10 +486,15 @@ class PhraseExtractor:
                 unique[text] = phrases_from_doc(doc, first_field[text], self.options, text)
         else:
             docs = [self.nlp.make_doc(text) for text in texts]
-            labels = tagger.labels
-            for text, doc, ids in zip(texts, docs, tagger.tag(docs)):
-                tags = [labels[i] for i in ids.tolist()]
-                unique[text] = phrases_from_doc(doc, first_field[text], self.options, text, tags)
+            tag_ids = tagger.tag(docs)
+            if self.options.lemma_head:  # the later components read the tags off the docs
+                docs = self._after_tagger(docs, tag_ids, tagger.labels)
+                tags: list[list[str] | None] = [None] * len(docs)
+            else:
+                labels = tagger.labels
+                tags = [[labels[i] for i in ids.tolist()] for ids in tag_ids]
+            for text, doc, doc_tags in zip(texts, docs, tags):
+                unique[text] = phrases_from_doc(doc, first_field[text], self.options, text, doc_tags)
         results: list[list[PhraseRecord]] = []
         for fields in chunk:
             found: list[PhraseRecord] = []

@@ -242,3 +242,15 @@ def test_span_matcher_equals_the_regular_expression(min_len: int, max_len: int) 
             if pattern.fullmatch(coarse, s, e)
         ]
         assert match_spans(coarse, min_len, max_len) == brute, coarse
+
+
+def test_maximal_spans_are_exactly_the_uncontained_ones() -> None:
+    rng = random.Random(11)
+    for _ in range(400):
+        coarse = "".join(rng.choice("AANNNPDO") for _ in range(rng.randint(0, 30)))
+        every = match_spans(coarse, 1, 8)
+        expected = [
+            (s, e) for s, e in every
+            if not any(os <= s and e <= oe and (os, oe) != (s, e) for os, oe in every)
+        ]
+        assert match_spans(coarse, 1, 8, spans="maximal") == expected, coarse

@@ -88,12 +88,14 @@ def test_extraction_is_the_same_with_spacys_own_tagger(
 ) -> None:
     artworks = [[(k, v) for k, v in meta.items() if isinstance(v, str)] for meta in sample.values()]
     artworks.append([("description", t) for t in TRICKY])
-    for options in (PhraseOptions(), PhraseOptions(spans="maximal"), PhraseOptions.phrasemachine()):
-        fast = PhraseExtractor(options, nlp=extractor.nlp)
+    lemmas = PhraseOptions(lemma_head=True)  # tags written into docs, then spaCy's lemmatizer
+    for options in (PhraseOptions(), PhraseOptions(spans="maximal"), PhraseOptions.phrasemachine(), lemmas):
+        nlp = None if options.lemma_head else extractor.nlp
+        fast = PhraseExtractor(options, nlp=nlp)
         assert fast.tagger is not None
         expected = list(fast.extract_batch(artworks))
         monkeypatch.setattr(phrases, "fast_tagger", lambda nlp: None)
-        slow = PhraseExtractor(options, nlp=extractor.nlp)
+        slow = PhraseExtractor(options, nlp=nlp)
         assert slow.tagger is None
         assert list(slow.extract_batch(artworks)) == expected
         monkeypatch.undo()
