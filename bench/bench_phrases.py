@@ -15,8 +15,8 @@ import statistics
 import time
 from pathlib import Path
 
-from artannot.text.karpathy import split_sentences
 from artannot.text import phrases
+from artannot.text.karpathy import split_sentences
 from artannot.text.phrases import PhraseExtractor, PhraseOptions
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "sample_metadata"
