@@ -33,25 +33,33 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--hardest-after", type=int, default=0,
+                    help="epochs with summed negatives before hardest negatives")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated encoder:attention pairs, e.g. word:i2t,word:t2i (no coarse run)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows, frag_rows, out = [], [], []
-    for coarse in (False, True):
+    only = [tuple(p.split(":")) for p in a.only.split(",")] if a.only else None
+    for coarse in ((False,) if only else (False, True)):
         items, frags, scenes = make_collection(a.scenes, k=a.k, dim=a.dim, coarse=coarse,
                                                splits=(0.8, 0.1, 0.1))
         ds = ScanDataset(items, min_phrase_count=1)
         test_frags = [f for f, s in zip(frags, scenes) if s.split == "test"]
-        combos = [("phrase", "i2t"), ("phrase", "t2i"), ("word", "i2t"), ("word", "t2i")]
+        combos = only or [("phrase", "i2t"), ("phrase", "t2i"), ("word", "i2t"), ("word", "t2i")]
         for enc, ca in (combos if not coarse else combos[:1]):
             cfg = ScanConfig(embed_size=a.embed_size, word_dim=300, text_encoder=enc,
                              cross_attn=ca, num_epochs=a.epochs, batch_size=a.batch_size,
-                             lr=a.lr, lr_update=max(1, a.epochs * 2 // 3))
+                             lr=a.lr, lr_update=max(1, a.epochs * 2 // 3),
+                             hardest_after=a.hardest_after)
             with tempfile.TemporaryDirectory() as d:
                 t0 = time.perf_counter()
                 res = train(ds, cfg, out_dir=d, device="cpu")
                 wall = time.perf_counter() - t0
             label = f"{'coarse k=1' if coarse else f'k={a.k}'} {ca} {cfg.agg} {enc}"
+            if a.hardest_after:
+                label += f" warm-up {a.hardest_after}"
             m = evaluate(res.model, ds, "test")
             m.label = label
             m.extra = {"s_per_epoch": sum(h["seconds"] for h in res.history) / len(res.history),

@@ -29,6 +29,9 @@ class ScanConfig:
     # loss
     margin: float = 0.2
     max_violation: bool = True
+    # epochs with summed negatives before the hardest ones (VSE++'s warm-up); 0 = from the first
+    # step, as the thesis. Helps encoders that start from nothing (the word encoder).
+    hardest_after: int = 0
     # optimisation
     lr: float = 2e-4
     lr_update: int = 15  # epochs before the x0.1 decay
@@ -49,6 +52,8 @@ class ScanConfig:
             raise ValueError(f"agg must be one of {AGGREGATIONS}, not {self.agg!r}")
         if self.raw_feature_norm not in RAW_NORMS:
             raise ValueError(f"raw_feature_norm must be one of {RAW_NORMS}")
+        if self.hardest_after < 0:
+            raise ValueError(f"hardest_after must be >= 0, not {self.hardest_after}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

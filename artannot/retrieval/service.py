@@ -300,12 +300,9 @@ class SuggestionService:
         """Feature [d] of ``box``: the stored one when it is a stored region, else RoIAlign."""
         with self._lock:
             rs = self.regions(artwork_id)
-            if rs is not None and len(rs):
-                want = np.array([box.xmin, box.ymin, box.xmax, box.ymax], np.float32)
-                diff = np.abs(rs.boxes - want).max(axis=1)
-                j = int(diff.argmin())
-                if diff[j] <= SAME_BOX_PX:
-                    return np.asarray(rs.features[j], np.float32)
+            j = stored_index(rs, box) if rs is not None else None
+            if j is not None:
+                return np.asarray(rs.features[j], np.float32)
             pipe = self.pipeline()
             im = self._image(artwork_id)
             (feats, _), = pipe.extractor.extract([im], [np.array([box.to_edges()], np.float32)])
@@ -474,24 +471,63 @@ def judgement_report(rows: Iterable[Sequence[Any]]) -> list[JudgementReport]:
     return out
 
 
-def judgement_items(catalog: Any, store: Any, *, min_iou: float = 0.5) -> list[ArtworkItem]:
-    """Accepted (region, phrase) judgements as one-region training items: the stored region
-    that overlaps the judged box best (IoU >= ``min_iou``) carries the phrase."""
+def stored_index(regions: Any, box: Box) -> int | None:
+    """Index of the stored region that is ``box`` (within SAME_BOX_PX), if any."""
+    if not len(regions):
+        return None
+    want = np.array([box.xmin, box.ymin, box.xmax, box.ymax], np.float32)
+    diff = np.abs(np.asarray(regions.boxes) - want).max(axis=1)
+    j = int(diff.argmin())
+    return j if diff[j] <= SAME_BOX_PX else None
+
+
+def judgement_items(catalog: Any, store: Any, *, pool: bool = True,
+                    device: str | None = None) -> list[ArtworkItem]:
+    """Accepted (box, phrase) judgements as one-region training items, with the feature the
+    suggestion was made from (:meth:`SuggestionService.region_feature`): the stored one when the
+    box is a stored region, else pooled by the store's own detector/backbone pipeline (a box
+    the curator drew). ``pool=False`` skips drawn boxes (no image decoding, no model).
+    """
+    from artannot.text.phrases import normalise_label
+
     items = []
+    unmatched: dict[str, list[tuple[int, Box, str]]] = {}
     for n, (aid, region, phrase, _rank, _score, accepted, _model, _t) in enumerate(catalog.judgements()):
         box = parse_box_key(region or "")
         if not accepted or not phrase or box is None:
             continue
+        norm = normalise_label(phrase)
         try:
             rs = store.get(aid)
         except (KeyError, ArtannotError):
             continue
-        ious = [box.iou(b) for b in rs.box_list()]
-        if not ious or max(ious) < min_iou:
+        j = stored_index(rs, box)
+        if j is None:
+            unmatched.setdefault(aid, []).append((n, box, norm))
             continue
-        j = int(np.argmax(ious))
-        norm = " ".join(phrase.lower().split())
         items.append(ArtworkItem(f"{aid}#judgement{n}", np.asarray(rs.features[j:j + 1]), [norm], "train"))
+    if pool and unmatched:
+        items += _pooled_judgement_items(catalog, store.meta, unmatched, device)
+    return items
+
+
+def _pooled_judgement_items(catalog: Any, meta: dict[str, Any],
+                            judged: dict[str, list[tuple[int, Box, str]]],
+                            device: str | None) -> list[ArtworkItem]:
+    from artannot.vision.pipeline import pipeline_for_store
+    from artannot.vision.runner import load_rgb
+
+    extractor = pipeline_for_store(meta, device=device).extractor
+    items = []
+    for aid, boxes in judged.items():
+        try:
+            image = load_rgb(catalog.artwork(aid).image_path)
+        except (KeyError, OSError, ArtannotError):
+            continue  # a missing or broken image is listed by `artannot info`
+        edges = np.array([box.to_edges() for _, box, _ in boxes], np.float32)
+        feats, _ = extractor.extract([image], [edges])[0]
+        for (n, _, norm), row in zip(boxes, np.asarray(feats)):
+            items.append(ArtworkItem(f"{aid}#judgement{n}", row[None].copy(), [norm], "train"))
     return items
 
 

@@ -109,6 +109,7 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
         for group in optimizer.param_groups:
             group["lr"] = lr
         model.train()
+        hardest = config.max_violation and epoch >= config.hardest_after
         t0 = time.perf_counter()
         order = _epoch_order(len(train_items), config.seed, epoch)
         for b, (feats, mask, text) in enumerate(data.batches(train_items, config.batch_size,
@@ -119,8 +120,7 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
             if feats.shape[0] < 2:
                 continue  # a triplet loss needs a negative
             scores = model(feats.to(dev), mask.to(dev), text.to(dev))
-            loss = contrastive_loss(scores, margin=config.margin,
-                                    max_violation=config.max_violation)
+            loss = contrastive_loss(scores, margin=config.margin, max_violation=hardest)
             optimizer.zero_grad()
             loss.backward()
             if config.grad_clip > 0:

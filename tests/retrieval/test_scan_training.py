@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -26,9 +24,7 @@ def dataset(synthetic_small):
 def test_learns_better_than_chance(dataset, synthetic_small, tmp_path, text_encoder):
     """Held-out R@1 must be >= 5x chance (chance = 1/N_test = 1/40 = 2.5%, bar 12.5%)."""
     cfg = ScanConfig(text_encoder=text_encoder, num_epochs=10, **FAST)
-    t0 = time.perf_counter()
     res = train(dataset, cfg, out_dir=tmp_path, device="cpu")
-    assert time.perf_counter() - t0 < 30
     test = dataset.split("test")
     chance = 100.0 / len(test)
     m = evaluate(res.model, dataset, "test")
@@ -41,6 +37,26 @@ def test_learns_better_than_chance(dataset, synthetic_small, tmp_path, text_enco
                             [f for f, s in zip(frags, scenes) if s.split == "test"])
     assert fm.i2t.r1 >= 5 * 100.0 / fm.n_texts
     assert res.best_path is not None and res.epochs_done == 10
+
+
+def test_hardest_negatives_after_the_warm_up_epochs(dataset, tmp_path, monkeypatch):
+    import artannot.retrieval.train as train_module
+
+    flags: list[bool] = []
+    real = train_module.contrastive_loss
+
+    def recording(scores, margin=0.2, max_violation=True):
+        flags.append(max_violation)
+        return real(scores, margin=margin, max_violation=max_violation)
+
+    monkeypatch.setattr(train_module, "contrastive_loss", recording)
+    small = ScanDataset(dataset.items[:64] + dataset.split("val"), dataset.vocab)
+    cfg = ScanConfig(num_epochs=3, **{**FAST, "max_violation": True, "hardest_after": 2})
+    train(small, cfg, out_dir=tmp_path, device="cpu")
+    per_epoch = len(flags) // 3
+    assert per_epoch >= 1 and flags == [False] * (2 * per_epoch) + [True] * per_epoch
+    with pytest.raises(ValueError, match="hardest_after"):
+        ScanConfig(hardest_after=-1)
 
 
 def test_interrupt_and_resume_matches_uninterrupted(dataset, tmp_path):

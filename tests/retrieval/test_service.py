@@ -15,6 +15,7 @@ from artannot.retrieval.service import (
     collection_dataset,
     judgement_report,
     parse_box_key,
+    stored_index,
 )
 from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_copy  # noqa: F401
 
@@ -91,10 +92,17 @@ def test_judgements_report_and_training_pairs(service, suggest_copy) -> None:
     report = {r.kind: r for r in judgement_report(cat.judgements())}
     assert report["phrase"].lists == 2 and report["phrase"].top1 == 0.5 and report["phrase"].top5 == 1.0
     assert report["proposal"].rejected == 1
+    drawn = Box(4, 4, 61, 47)  # a curator's own box: no stored region is within a pixel of it
+    assert stored_index(svc.regions(WAVE), drawn) is None
+    cat.add_judgement(WAVE, box_key(drawn), "Signature  Inscription", 2, 0.2, True, "phrase:scan/best.pt")
     plain = collection_dataset(suggest_copy, min_phrase_count=1)
     extra = collection_dataset(suggest_copy, min_phrase_count=1, use_judgements=True)
-    assert len(extra) == len(plain) + 2
-    assert extra.items[-1].phrases == ["mount fuji"] and extra.items[-1].features.shape[0] == 1
+    assert len(extra) == len(plain) + 3
+    stored, pooled = extra.items[-2], extra.items[-1]
+    assert stored.phrases == ["mount fuji"] and stored.features.shape[0] == 1
+    # the drawn box trains with the very feature its suggestions were made from
+    assert pooled.phrases == ["signature inscription"] and pooled.features.shape == (1, stored.features.shape[1])
+    np.testing.assert_allclose(pooled.features[0], svc.region_feature(WAVE, drawn), rtol=1e-4, atol=1e-5)
 
 
 def test_queue_strategies() -> None:
