@@ -57,6 +57,9 @@ def test_hardest_negatives_after_the_warm_up_epochs(dataset, tmp_path, monkeypat
     assert per_epoch >= 1 and flags == [False] * (2 * per_epoch) + [True] * per_epoch
     with pytest.raises(ValueError, match="hardest_after"):
         ScanConfig(hardest_after=-1)
+    assert ScanConfig().hardest_after == 5
+    # a checkpoint written before the option existed resumes as it was trained: no warm-up
+    assert ScanConfig.from_dict({"embed_size": 64}).hardest_after == 0
 
 
 def test_interrupt_and_resume_matches_uninterrupted(dataset, tmp_path):
