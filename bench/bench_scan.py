@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--hardest-after", type=int, default=0,
+    ap.add_argument("--hardest-after", type=int, default=ScanConfig().hardest_after,
                     help="epochs with summed negatives before hardest negatives")
     ap.add_argument("--only", default=None,
                     help="comma-separated encoder:attention pairs, e.g. word:i2t,word:t2i (no coarse run)")

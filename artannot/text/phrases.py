@@ -63,6 +63,8 @@ _OPENERS = frozenset({".", "!", "?", ";", ":", "(", "[", '"', "\u201c", "'", "\u
 _WS_RE = re.compile(r"\s+")
 _ODD_WS_RE = re.compile(r"[^\S ]|  ")  # whitespace a norm must collapse
 # A piece: A/N-initial letters with only allowed neighbours (see match_spans).
+_SENTENCE_END_RE = re.compile(r"[.!?;:]\s+")
+MAX_PIECE_CHARS = 100_000  # see text_pieces
 _PIECE_RE = re.compile(r"[AN](?:[AN]|(?<=N)P|(?<=[PD])D)*")
 
 SpanMode = Literal["all", "maximal"]
@@ -406,6 +408,27 @@ def _use_numpy_gemm(nlp: Language) -> None:
                 node.ops = ops
 
 
+def text_pieces(text: str, limit: int | None = None) -> list[tuple[int, str]]:
+    """``(offset, piece)`` parts of ``text`` of at most ``limit`` characters, cut after a
+    sentence end where there is one (phrases never cross those), else at a space.
+
+    spaCy refuses texts over ``nlp.max_length`` (a million characters), and a single huge doc
+    would need gigabytes of activations; a museum field that long is a data error, but it must
+    not stop the extraction of a whole collection.
+    """
+    limit = limit or MAX_PIECE_CHARS
+    out: list[tuple[int, str]] = []
+    start = 0
+    while len(text) - start > limit:
+        window = text[start : start + limit]
+        ends = [m.end() for m in _SENTENCE_END_RE.finditer(window)]
+        cut = ends[-1] if ends else window.rfind(" ") + 1 or limit
+        out.append((start, text[start : start + cut]))
+        start += cut
+    out.append((start, text[start:]))
+    return out
+
+
 @lru_cache(maxsize=4)
 def fast_tagger(nlp: Language) -> CnnTagger | None:
     """The torch re-run of ``nlp``'s tagger (same tags, ~2x faster), or None if not reproducible."""
@@ -433,6 +456,24 @@ class PhraseExtractor:
     @property
     def tagger(self) -> CnnTagger | None:
         return fast_tagger(self.nlp)
+
+    def _phrases_of(self, texts: list[str], fields: list[str]) -> list[list[PhraseRecord]]:
+        tagger = self.tagger
+        if tagger is None:
+            docs = self.nlp.pipe(texts, batch_size=self.options.batch_size)
+            return [phrases_from_doc(d, f, self.options, t) for t, d, f in zip(texts, docs, fields)]
+        docs = [self.nlp.make_doc(text) for text in texts]
+        tag_ids = tagger.tag(docs)
+        if self.options.lemma_head:  # the later components read the tags off the docs
+            docs = self._after_tagger(docs, tag_ids, tagger.labels)
+            tags: list[list[str] | None] = [None] * len(docs)
+        else:
+            labels = tagger.labels
+            tags = [[labels[i] for i in ids.tolist()] for ids in tag_ids]
+        return [
+            phrases_from_doc(doc, field, self.options, text, doc_tags)
+            for text, doc, field, doc_tags in zip(texts, docs, fields, tags)
+        ]
 
     def _after_tagger(self, docs: list[Doc], tag_ids: list[Any], labels: Sequence[str]) -> list[Doc]:
         """Write the tags into the docs and run the components after the tagger (the attribute
@@ -478,23 +519,14 @@ class PhraseExtractor:
             for field, text in fields:
                 if text and not text.isspace():
                     first_field.setdefault(text, field)
-        texts = list(first_field)
-        unique: dict[str, list[PhraseRecord]] = {}
-        tagger = self.tagger
-        if tagger is None:
-            for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=self.options.batch_size)):
-                unique[text] = phrases_from_doc(doc, first_field[text], self.options, text)
-        else:
-            docs = [self.nlp.make_doc(text) for text in texts]
-            tag_ids = tagger.tag(docs)
-            if self.options.lemma_head:  # the later components read the tags off the docs
-                docs = self._after_tagger(docs, tag_ids, tagger.labels)
-                tags: list[list[str] | None] = [None] * len(docs)
-            else:
-                labels = tagger.labels
-                tags = [[labels[i] for i in ids.tolist()] for ids in tag_ids]
-            for text, doc, doc_tags in zip(texts, docs, tags):
-                unique[text] = phrases_from_doc(doc, first_field[text], self.options, text, doc_tags)
+        # very long texts are tagged in pieces; records are shifted back to the whole text
+        pieces = [(text, offset, piece) for text in first_field for offset, piece in text_pieces(text)]
+        unique: dict[str, list[PhraseRecord]] = {text: [] for text in first_field}
+        per_piece = self._phrases_of([p for _, _, p in pieces], [first_field[t] for t, _, _ in pieces])
+        for (text, offset, _), records in zip(pieces, per_piece):
+            if offset:
+                records = [r._replace(start=r.start + offset, end=r.end + offset) for r in records]
+            unique[text] += records
         results: list[list[PhraseRecord]] = []
         for fields in chunk:
             found: list[PhraseRecord] = []

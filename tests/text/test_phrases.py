@@ -254,3 +254,36 @@ def test_maximal_spans_are_exactly_the_uncontained_ones() -> None:
             if not any(os <= s and e <= oe and (os, oe) != (s, e) for os, oe in every)
         ]
         assert match_spans(coarse, 1, 8, spans="maximal") == expected, coarse
+
+
+def test_text_pieces_cut_after_sentences_and_cover_the_text() -> None:
+    from artannot.text.phrases import text_pieces
+
+    text = "A blue wave. " * 50 + "x" * 30 + " tail words"
+    pieces = text_pieces(text, limit=100)
+    assert "".join(p for _, p in pieces) == text
+    assert all(text[o : o + len(p)] == p for o, p in pieces)
+    assert all(len(p) <= 100 for _, p in pieces)
+    assert all(p.endswith(". ") for _, p in pieces[:-2])  # cut after a sentence end
+    assert text_pieces("short") == [(0, "short")]
+    assert [len(p) for _, p in text_pieces("y" * 250, limit=100)] == [100, 100, 50]  # no space at all
+
+
+def test_huge_field_is_extracted_in_pieces(extractor: PhraseExtractor, monkeypatch: pytest.MonkeyPatch) -> None:
+    from artannot.text import phrases
+
+    sentence = "A towering blue wave with a curling white crest. "
+    text = sentence * 40 + "Finally a small snow-capped Mount Fuji."
+    whole = extractor.extract(text, "description")
+    monkeypatch.setattr(phrases, "MAX_PIECE_CHARS", 300)
+    pieced = extractor.extract(text, "description")
+    assert [(r.start, r.end, r.norm) for r in pieced] == [(r.start, r.end, r.norm) for r in whole]
+    assert all(text[r.start : r.end] == r.text for r in pieced)
+    assert "small snow-capped mount fuji" in {r.norm for r in pieced[-6:]}
+
+
+def test_text_over_spacys_length_limit_does_not_fail(extractor: PhraseExtractor) -> None:
+    text = "Blue wave. " * 95_000  # 1,045,000 characters: spaCy alone refuses it
+    records = extractor.extract(text, "description")
+    assert len(records) == 95_000 * 2  # "blue wave", "wave"
+    assert text[records[-1].start : records[-1].end] == "wave"
