@@ -180,7 +180,7 @@ class SuggestionService:
         self._store: Any = None
         self._pipeline: Any = None
         self._search: CollectionSearch | None = None
-        self._images: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._images: OrderedDict[str, Any] = OrderedDict()  # artwork id -> ModelImage
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -284,13 +284,13 @@ class SuggestionService:
             except KeyError:
                 return None
 
-    def _image(self, artwork_id: str) -> np.ndarray:
-        from artannot.vision.runner import load_rgb
+    def _image(self, artwork_id: str) -> Any:
+        from artannot.vision.runner import load_model_image
 
         if artwork_id in self._images:
             self._images.move_to_end(artwork_id)
             return self._images[artwork_id]
-        im = load_rgb(self.root / artwork_id)
+        im = load_model_image(self.root / artwork_id)
         self._images[artwork_id] = im
         while len(self._images) > 2:
             self._images.popitem(last=False)
@@ -305,7 +305,7 @@ class SuggestionService:
                 return np.asarray(rs.features[j], np.float32)
             pipe = self.pipeline()
             im = self._image(artwork_id)
-            (feats, _), = pipe.extractor.extract([im], [np.array([box.to_edges()], np.float32)])
+            (feats, _), = pipe.extractor.extract([im.pixels], [im.to_model(np.array([box.to_edges()]))])
             return feats[0]
 
     # -- suggestions -------------------------------------------------------------------
@@ -515,17 +515,17 @@ def _pooled_judgement_items(catalog: Any, meta: dict[str, Any],
                             judged: dict[str, list[tuple[int, Box, str]]],
                             device: str | None) -> list[ArtworkItem]:
     from artannot.vision.pipeline import pipeline_for_store
-    from artannot.vision.runner import load_rgb
+    from artannot.vision.runner import load_model_image
 
     extractor = pipeline_for_store(meta, device=device).extractor
     items = []
     for aid, boxes in judged.items():
         try:
-            image = load_rgb(catalog.artwork(aid).image_path)
+            image = load_model_image(catalog.artwork(aid).image_path)
         except (KeyError, OSError, ArtannotError):
             continue  # a missing or broken image is listed by `artannot info`
-        edges = np.array([box.to_edges() for _, box, _ in boxes], np.float32)
-        feats, _ = extractor.extract([image], [edges])[0]
+        edges = image.to_model(np.array([box.to_edges() for _, box, _ in boxes]))
+        feats, _ = extractor.extract([image.pixels], [edges])[0]
         for (n, _, norm), row in zip(boxes, np.asarray(feats)):
             items.append(ArtworkItem(f"{aid}#judgement{n}", row[None].copy(), [norm], "train"))
     return items
@@ -580,7 +580,7 @@ def collection_fragments(root: Path, *, split: str = "test", features: Path | No
     from artannot.text.phrases import normalise_label
     from artannot.vision.feature_store import FeatureStore
     from artannot.vision.pipeline import pipeline_for_store
-    from artannot.vision.runner import load_rgb
+    from artannot.vision.runner import load_model_image
 
     samples: list[FragmentSample] = []
     with Catalog.open(Path(root)) as cat:
@@ -599,8 +599,9 @@ def collection_fragments(root: Path, *, split: str = "test", features: Path | No
                 continue  # listed by `artannot info`; nothing to evaluate here
             regions = [r for r in ann.regions if r.phrase.strip()]
             if regions:
-                edges = np.array([r.box.to_edges() for r in regions], np.float32)
-                feats, _ = extractor.extract([load_rgb(artwork.image_path)], [edges])[0]
+                image = load_model_image(artwork.image_path)
+                edges = image.to_model(np.array([r.box.to_edges() for r in regions]))
+                feats, _ = extractor.extract([image.pixels], [edges])[0]
                 samples.append(FragmentSample(artwork.id, feats, [normalise_label(r.phrase) for r in regions]))
             if progress is not None:
                 progress(i + 1, len(todo))

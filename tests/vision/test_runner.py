@@ -142,3 +142,47 @@ def test_pipeline_rebuilt_from_store_meta_is_accepted(tmp_path: Path, manager, c
         assert again.key == pipe.key
         report = detect_collection(collection[:2], store, again.detector, again.extractor)
         assert report.skipped == 1 and report.processed == 1
+
+
+def test_model_image_of_a_huge_jpeg_is_decoded_reduced(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from artannot.vision.runner import load_model_image, load_rgb
+
+    path = tmp_path / "scan.jpg"
+    Image.new("RGB", (9000, 6000), (200, 180, 150)).save(path, quality=70)  # 54 MP
+    im = load_model_image(path)
+    assert im.pixels.shape == (3000, 4500, 3) and (im.sx, im.sy) == (0.5, 0.5)
+    edges = np.array([[0, 0, 9000, 6000], [100, 200, 300, 600]], np.float32)
+    np.testing.assert_array_equal(im.to_model(edges)[1], [50, 100, 150, 300])
+    np.testing.assert_array_equal(im.to_stored(im.to_model(edges)), edges)
+    small = tmp_path / "small.png"
+    Image.new("RGB", (640, 480), (10, 20, 30)).save(small)
+    untouched = load_model_image(small)  # up to 50 MP: the very pixels load_rgb gives
+    assert (untouched.sx, untouched.sy) == (1.0, 1.0)
+    np.testing.assert_array_equal(untouched.pixels, load_rgb(small))
+
+
+def test_detection_on_a_reduced_decode_stores_full_size_boxes(
+    tmp_path: Path, pipeline, collection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lower the thresholds so a test image counts as huge: a PNG is reduced after decoding."""
+    from PIL import Image
+
+    from artannot.vision import runner
+
+    src = Image.open(collection[0][1]).convert("RGB")
+    path = tmp_path / "big.png"
+    src.resize((src.width * 4, src.height * 4)).save(path)
+    width, height = src.width * 4, src.height * 4
+    monkeypatch.setattr(runner, "REDUCE_ABOVE", 10_000)
+    monkeypatch.setattr(runner, "MODEL_SIDE", max(width, height) // 4)
+    assert runner.load_model_image(path).pixels.shape[:2] == (height // 4, width // 4)
+    det, ext = pipeline
+    with FeatureStore(tmp_path / "fs", dim=ext.dim) as store:
+        report = detect_collection([("big.png", path)], store, det, ext)
+        assert report.processed == 1
+        rs = store.get("big.png")
+        assert rs.boxes[0].tolist() == [1, 1, width, height]  # the whole image, full-size grid
+        assert all(b.inside(width, height) for b in rs.box_list())
+        assert max(b.xmax for b in rs.box_list()) > width // 4  # boxes were scaled back
