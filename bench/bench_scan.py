@@ -37,6 +37,7 @@ def main() -> None:
                     help="epochs with summed negatives before hardest negatives")
     ap.add_argument("--only", default=None,
                     help="comma-separated encoder:attention pairs, e.g. word:i2t,word:t2i (no coarse run)")
+    ap.add_argument("--rerank", action="store_true", help="also rows with asymmetric re-ranking")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -65,9 +66,15 @@ def main() -> None:
             m.extra = {"s_per_epoch": sum(h["seconds"] for h in res.history) / len(res.history),
                        "train_wall_s": wall}
             rows.append(m)
+            if a.rerank:
+                rows.append(evaluate(res.model, ds, "test", rerank=True))
+                rows[-1].label = label + " + RR"
             if not coarse:
                 f = evaluate_fragments(res.model, ds.vocab, test_frags, label=label)
                 frag_rows.append(f)
+                if a.rerank:
+                    frag_rows.append(evaluate_fragments(res.model, ds.vocab, test_frags,
+                                                        label=label + " + RR", rerank=True))
                 out.append({"artwork": m.to_dict(), "fragment": f.to_dict()})
             else:
                 out.append({"artwork": m.to_dict()})

@@ -84,16 +84,34 @@ class RetrievalMetrics:
         return json.dumps(self.to_dict(), indent=2)
 
 
+def rerank_scores(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Engilberge's asymmetric re-ranking (seed 003, eq. 3.12-3.13), for image->text and for
+    text->image ranking of a score matrix [N_img, N_txt].
+
+    A candidate's score also counts relative to its own best match: a text that fits another
+    image better is pushed down for this one, and a pair that is best both ways keeps its rank.
+    Rows or columns whose best score is not positive are left as they are.
+    """
+    def plus_ratio(best: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = scores / best
+        return scores + np.where(best > 0, ratio, 0.0)
+
+    return plus_ratio(scores.max(axis=0, keepdims=True)), plus_ratio(scores.max(axis=1, keepdims=True))
+
+
 def metrics_from_scores(scores: np.ndarray, img_to_txt: Sequence[Sequence[int]],
-                        label: str = "") -> RetrievalMetrics:
-    """Both directions from a score matrix [N_img, N_txt] and each image's correct texts."""
+                        label: str = "", *, rerank: bool = False) -> RetrievalMetrics:
+    """Both directions from a score matrix [N_img, N_txt] and each image's correct texts;
+    ``rerank`` applies :func:`rerank_scores` first."""
     txt_to_img: list[list[int]] = [[] for _ in range(scores.shape[1])]
     for i, ts in enumerate(img_to_txt):
         for t in ts:
             txt_to_img[t].append(i)
-    i2t = direction_metrics(best_ranks(scores, img_to_txt))
+    for_i2t, for_t2i = rerank_scores(scores) if rerank else (scores, scores)
+    i2t = direction_metrics(best_ranks(for_i2t, img_to_txt))
     keep = [t for t, v in enumerate(txt_to_img) if v]
-    t2i = direction_metrics(best_ranks(scores.T[keep], [txt_to_img[t] for t in keep]))
+    t2i = direction_metrics(best_ranks(for_t2i.T[keep], [txt_to_img[t] for t in keep]))
     return RetrievalMetrics(i2t, t2i, scores.shape[0], len(keep), label)
 
 
@@ -138,7 +156,7 @@ def encode_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem
 @torch.no_grad()
 def evaluate_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
                    shard: int | None = None, device: torch.device | None = None,
-                   label: str = "") -> RetrievalMetrics:
+                   label: str = "", rerank: bool = False) -> RetrievalMetrics:
     """Artwork-level retrieval: one phrase sequence per artwork is its only correct text."""
     was_training = model.training
     model.eval()
@@ -148,13 +166,15 @@ def evaluate_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkIt
     scores = model.sharded_similarity(img, im, txt, tm, shard).numpy()
     model.train(was_training)
     return metrics_from_scores(scores, [[i] for i in range(len(items))],
-                               label or _label(model))
+                               label or _label(model), rerank=rerank)
 
 
 def evaluate(model: ScanModel, dataset: ScanDataset, split: str = "test", *,
-             shard: int | None = None, device: torch.device | None = None) -> RetrievalMetrics:
+             shard: int | None = None, device: torch.device | None = None,
+             rerank: bool = False) -> RetrievalMetrics:
     """Evaluate on a named split of ``dataset``."""
-    return evaluate_items(model, dataset.vocab, dataset.split(split), shard=shard, device=device)
+    return evaluate_items(model, dataset.vocab, dataset.split(split), shard=shard, device=device,
+                          rerank=rerank)
 
 
 def _label(model: ScanModel) -> str:
@@ -196,7 +216,7 @@ def embed_regions(model: ScanModel, features: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_fragments(model: ScanModel, vocab: ScanVocab, samples: Sequence[FragmentSample],
-                       label: str = "") -> RetrievalMetrics:
+                       label: str = "", *, rerank: bool = False) -> RetrievalMetrics:
     """Fragment level (thesis 4.4): rank distinct phrases per box and boxes per phrase.
 
     Candidates texts are the distinct phrases of the test boxes; a box's correct text is its
@@ -209,4 +229,5 @@ def evaluate_fragments(model: ScanModel, vocab: ScanVocab, samples: Sequence[Fra
     pos = {p: i for i, p in enumerate(uniq)}
     scores = model.fragment_scores(embed_regions(model, feats),
                                    embed_phrases(model, vocab, uniq)).cpu().numpy()
-    return metrics_from_scores(scores, [[pos[p]] for p in labels], label or _label(model))
+    return metrics_from_scores(scores, [[pos[p]] for p in labels], label or _label(model),
+                               rerank=rerank)

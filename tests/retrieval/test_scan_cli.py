@@ -24,10 +24,13 @@ def test_train_evaluate_suggest_on_synthetic(tmp_path):
     assert r.exit_code == 0, r.output
     assert "epoch 2/2" in r.output and (tmp_path / "run" / "best.pt").is_file()
     r = runner.invoke(app, ["evaluate", "synthetic:60", "--checkpoint",
-                            str(tmp_path / "run" / "best.pt"), "--json"])
+                            str(tmp_path / "run" / "best.pt"), "--json", "--rerank"])
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)
     assert rows[0]["n_images"] == 6 and "image_annotation" in rows[0]
+    # artwork level and fragment level, each raw and re-ranked
+    assert [r["label"].endswith(" + RR") for r in rows] == [False, True, False, True]
+    assert rows[1]["label"] == rows[0]["label"] + " + RR" and "fragments" in rows[3]["label"]
     np.save(tmp_path / "f.npy", np.random.default_rng(0).random((4, 2048), dtype=np.float32))
     r = runner.invoke(app, ["suggest", "--checkpoint", str(tmp_path / "run" / "best.pt"),
                             "--features", str(tmp_path / "f.npy"), "--phrase", "red circle"])

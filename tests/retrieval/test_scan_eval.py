@@ -8,6 +8,7 @@ from artannot.retrieval.evaluate import (
     direction_metrics,
     format_table,
     metrics_from_scores,
+    rerank_scores,
 )
 
 
@@ -43,3 +44,20 @@ def test_nan_scores_rank_last():
 def test_direction_metrics_percent():
     d = direction_metrics(np.array([0, 4, 9, 10]))
     assert (d.r1, d.r5, d.r10) == (25.0, 50.0, 75.0)
+
+
+def test_rerank_downgrades_a_text_that_fits_another_image_better():
+    # image 0's text is 1, image 1's text is 0; raw scores give image 0 the wrong text 0, which
+    # fits image 1 better (0.95): re-ranking demotes it (seed 003, eq. 3.13)
+    s = np.array([[0.90, 0.85], [0.95, 0.30]])
+    raw = metrics_from_scores(s, [[1], [0]])
+    rr = metrics_from_scores(s, [[1], [0]], rerank=True)
+    assert raw.i2t.r1 == 50.0 and rr.i2t.r1 == 100.0
+    for_i2t, for_t2i = rerank_scores(s)
+    np.testing.assert_allclose(for_i2t[0], [0.90 + 0.90 / 0.95, 0.85 + 1.0])
+    np.testing.assert_allclose(for_t2i[:, 0], [0.90 + 0.90 / 0.90, 0.95 + 1.0])
+    # a pair that is best both ways keeps its rank; non-positive columns are left alone
+    eye = np.array([[0.9, 0.1, -0.2], [0.2, 0.8, -0.5]])
+    a, b = rerank_scores(eye)
+    assert a[:, 2].tolist() == eye[:, 2].tolist() and np.isfinite(a).all() and np.isfinite(b).all()
+    assert (a.argmax(axis=1) == eye.argmax(axis=1)).all()
