@@ -57,7 +57,9 @@ CREATE TABLE IF NOT EXISTS phrases (
     artwork_id TEXT NOT NULL, field TEXT, start INTEGER, end INTEGER, text TEXT, norm TEXT
 );
 CREATE INDEX IF NOT EXISTS phrases_artwork ON phrases(artwork_id);
-CREATE INDEX IF NOT EXISTS phrases_norm ON phrases(norm);
+-- an index on norm made storing phrases 4x slower and only sped up phrase_counts (0.06 s -> 0.19 s
+-- for 180k phrases); catalogs made before keep their judgements, so drop it in place
+DROP INDEX IF EXISTS phrases_norm;
 CREATE TABLE IF NOT EXISTS thumbnails (artwork_id TEXT PRIMARY KEY, stamp TEXT, jpeg BLOB);
 CREATE TABLE IF NOT EXISTS judgements (
     artwork_id TEXT, region TEXT, phrase TEXT, rank INTEGER, score REAL, accepted INTEGER,
@@ -564,12 +566,20 @@ class Catalog:
                     )
 
     def phrases(self, artwork_id: str) -> list[PhraseRecord]:
-        return [
-            PhraseRecord(*r)
-            for r in self._db.execute(
-                "SELECT field, start, end, text, norm FROM phrases WHERE artwork_id=? ORDER BY rowid", (artwork_id,)
-            )
-        ]
+        rows = self._db.execute(
+            "SELECT field, start, end, text, norm FROM phrases WHERE artwork_id=? ORDER BY rowid", (artwork_id,)
+        )
+        return [tuple.__new__(PhraseRecord, r) for r in rows]
+
+    def phrases_by_artwork(self) -> dict[str, list[PhraseRecord]]:
+        """Every artwork's phrases in one query (3,000 single-artwork queries took a second)."""
+        out: dict[str, list[PhraseRecord]] = {}
+        rows = self._db.execute(
+            "SELECT artwork_id, field, start, end, text, norm FROM phrases ORDER BY rowid"
+        )
+        for r in rows:
+            out.setdefault(r[0], []).append(tuple.__new__(PhraseRecord, r[1:]))
+        return out
 
     def phrase_counts(self) -> dict[str, int]:
         """How often each normalised phrase occurs in the collection's metadata."""

@@ -36,6 +36,7 @@ class PhraseCatalog(Protocol):
     def phrase_text_hash(self, artwork_id: str) -> str | None: ...
     def store_phrases(self, items: Sequence[tuple[str, str, Sequence[PhraseRecord]]]) -> None: ...
     def phrases(self, artwork_id: str) -> list[PhraseRecord]: ...
+    def phrases_by_artwork(self) -> dict[str, list[PhraseRecord]]: ...
     def splits(self) -> dict[str, str | None]: ...
     def set_splits(self, mapping: dict[str, str]) -> None: ...
 
@@ -157,9 +158,11 @@ def extract_collection(
     if batch:
         catalog.store_phrases(batch)
 
-    for a in artworks:
-        if a.id not in phrases:
-            phrases[a.id] = catalog.phrases(a.id)
+    if len(phrases) < len(artworks):
+        stored = catalog.phrases_by_artwork()
+        for a in artworks:
+            if a.id not in phrases:
+                phrases[a.id] = stored.get(a.id, [])
 
     existing = dict(catalog.splits())
     for a in artworks:

@@ -241,18 +241,14 @@ class CnnTagger:
         """
         import torch
 
-        zeros = x.new_zeros(self._pad, x.shape[1])
-        edge = x.new_zeros(1, x.shape[1])
-        parts = [edge, zeros]
-        for chunk in torch.split(x, lengths):
-            parts += [chunk, zeros]
-        flat = torch.cat(parts + [edge])
+        rows = torch.from_numpy(_unpadded_rows(lengths, self._pad) + 1)
+        flat = x.new_zeros(sum(lengths) + self._pad * (len(lengths) + 1) + 2, x.shape[1])
+        flat.index_copy_(0, rows, x)
         inner = flat[1:-1]
         for layer in self._windows:
             cols = torch.cat([flat[:-2], inner, flat[2:]], dim=1)
             inner += self._maxout_norm(torch.addmm(layer.bias, cols, layer.weight_t), layer)
-        keep = torch.from_numpy(_unpadded_rows(lengths, self._pad) + 1)
-        return flat.index_select(0, keep)
+        return flat.index_select(0, rows)
 
     def _maxout_norm(self, y: torch.Tensor, layer: _Window) -> torch.Tensor:
         import torch

@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,7 +39,13 @@ def phrase_tokens(norm: str) -> list[str]:
     Hyphenated and apostrophe words stay whole, punctuation goes; the input is expected to be
     normalised already (lower-case) but the tokens are lower-cased again to be safe.
     """
-    return [t.lower() for t in _TOKEN_RE.findall(norm)]
+    return list(_cached_tokens(norm))
+
+
+@lru_cache(maxsize=1 << 16)
+def _cached_tokens(norm: str) -> tuple[str, ...]:
+    # a collection repeats its phrases (183k occurrences, ~20k distinct in the benchmark)
+    return tuple(t.lower() for t in _TOKEN_RE.findall(norm))
 
 
 class Vocab:
@@ -151,7 +158,7 @@ class PhraseVocab(Vocab):
         """Words of every counted phrase, weighted by phrase counts (rare phrases included)."""
         words: Counter[str] = Counter()
         for phrase, count in self.counts.items():
-            for w in phrase_tokens(phrase):
+            for w in _cached_tokens(phrase):
                 words[w] += count
         return WordVocab(words, min_count)
 
@@ -164,7 +171,12 @@ class WordVocab(Vocab):
     @classmethod
     def build(cls, sequences: Iterable[Sequence[str]], min_count: int = 2) -> WordVocab:
         """``sequences`` are phrase sequences; each phrase contributes its words."""
-        return cls(Counter(w for seq in sequences for p in seq for w in phrase_tokens(p)), min_count)
+        phrases = Counter(p for seq in sequences for p in seq)
+        words: Counter[str] = Counter()
+        for phrase, count in phrases.items():  # tokenise each distinct phrase once
+            for w in _cached_tokens(phrase):
+                words[w] += count
+        return cls(words, min_count)
 
     def encode_phrase(self, norm: str) -> list[int]:
         """Word ids of one phrase (unknown words -> ``<unk>``)."""
@@ -172,7 +184,7 @@ class WordVocab(Vocab):
 
     def composable(self, norm: str) -> bool:
         """True if every word of the phrase is known: the phrase can be embedded from words."""
-        toks = phrase_tokens(norm)
+        toks = _cached_tokens(norm)
         return bool(toks) and all(t in self.stoi for t in toks)
 
 

@@ -176,6 +176,9 @@ def test_phrases_round_trip_and_search(cat):
     assert cat.phrase_text_hash(aid) == "hash1"
     assert cat.phrase_counts() == {"stylized ocean wave": 1, "rough wave": 1}
     cat.set_phrases("images/hokusai_great_wave.jpg", "h2", [PhraseRecord("title", 0, 4, "Wave", "xylograph wave")])
+    assert cat.phrases_by_artwork() == {aid: recs, "images/hokusai_great_wave.jpg": [
+        PhraseRecord("title", 0, 4, "Wave", "xylograph wave")]}
+    assert isinstance(cat.phrases(aid)[0], PhraseRecord) and cat.phrases(aid)[0].norm == "stylized ocean wave"
     assert ids(cat.rows(query="xylograph")) == {"images/hokusai_great_wave.jpg"}  # only in the phrase
     # phrases stay searchable after the artwork is re-indexed
     bump_mtime(cat.root / "metadata" / "hokusai_great_wave.json")

@@ -37,6 +37,9 @@ class FakeCatalog:
     def phrases(self, artwork_id: str) -> list[PhraseRecord]:
         return list(self._phrases.get(artwork_id, ("", []))[1])
 
+    def phrases_by_artwork(self) -> dict[str, list[PhraseRecord]]:
+        return {a: list(recs) for a, (_, recs) in self._phrases.items()}
+
     def splits(self) -> dict[str, str | None]:
         return dict(self._splits)
 
