@@ -20,13 +20,11 @@ from PIL import Image
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
+import artannot.core.collection  # noqa: F401  sets PIL's decompression-bomb limit for the app
 from artannot.core.errors import ImageError
 
 # Longest side of the preview level: about a 2K screen; past this the full image is loaded.
 PREVIEW_TARGET = 2048
-MAX_PIXELS = 400_000_000  # refuse decompression bombs, but allow very large museum scans
-
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 @dataclass(frozen=True, slots=True)

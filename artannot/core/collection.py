@@ -19,8 +19,10 @@ from artannot.core.errors import ImageError
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
 DATA_DIR_NAME = ".artannot"
 ANNOTATIONS_DIR_NAME = "annotations"
-# Artworks can be very large scans; refuse only absurd sizes (decompression bombs).
-Image.MAX_IMAGE_PIXELS = 400_000_000
+# Artworks can be very large scans; refuse only absurd sizes (decompression bombs). The one limit
+# for every decoder of the app (catalog, canvas, models).
+MAX_IMAGE_PIXELS = 400_000_000
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 
 @dataclass(frozen=True, slots=True)

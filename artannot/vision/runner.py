@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from artannot.core.collection import MAX_IMAGE_PIXELS
 from artannot.core.errors import ImageError, ModelError
 from artannot.vision.detect import Detector
 from artannot.vision.feature_store import FeatureStore, edges_to_voc
@@ -24,10 +25,9 @@ from artannot.vision.features import RegionFeatureExtractor
 
 MAX_PIXELS = 200_000_000  # a full-resolution decode beyond this would exhaust memory
 # Model inputs: images over REDUCE_ABOVE pixels are decoded at a power-of-two reduction that keeps
-# the longer side >= MODEL_SIDE (the models work at <= 1000 px), up to PIL's bomb limit.
+# the longer side >= MODEL_SIDE (the models work at <= 1000 px), up to the app's bomb limit.
 REDUCE_ABOVE = 50_000_000
 MODEL_SIDE = 3000
-MAX_MODEL_PIXELS = Image.MAX_IMAGE_PIXELS or 400_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,7 @@ def _decode(path: Path, *, reduce: bool) -> ModelImage:
     try:
         with Image.open(path) as im:
             width, height = im.size
-            limit = MAX_MODEL_PIXELS if reduce else MAX_PIXELS
+            limit = MAX_IMAGE_PIXELS if reduce else MAX_PIXELS
             if width * height > limit:
                 raise ImageError(f"image too large ({width}x{height})", path)
             factor = _reduction(width, height) if reduce else 1

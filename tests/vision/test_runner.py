@@ -186,3 +186,14 @@ def test_detection_on_a_reduced_decode_stores_full_size_boxes(
         assert rs.boxes[0].tolist() == [1, 1, width, height]  # the whole image, full-size grid
         assert all(b.inside(width, height) for b in rs.box_list())
         assert max(b.xmax for b in rs.box_list()) > width // 4  # boxes were scaled back
+
+
+def test_model_image_limit_does_not_depend_on_import_order() -> None:
+    """Imported alone (a fresh interpreter), the runner still allows 400 MP scans, not PIL's 89 MP."""
+    import subprocess
+    import sys
+
+    code = ("from artannot.vision import runner; from PIL import Image; "
+            "print(Image.MAX_IMAGE_PIXELS, runner.MAX_IMAGE_PIXELS)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["400000000", "400000000"]
