@@ -18,7 +18,7 @@ import torch
 
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import ScanDataset
-from artannot.retrieval.evaluate import evaluate, evaluate_fragments, format_table
+from artannot.retrieval.evaluate import artwork_scores, format_table, fragment_scores, metrics_rows
 from artannot.retrieval.synthetic import make_collection
 from artannot.retrieval.train import train
 
@@ -61,20 +61,15 @@ def main() -> None:
             label = f"{'coarse k=1' if coarse else f'k={a.k}'} {ca} {cfg.agg} {enc}"
             if a.hardest_after:
                 label += f" warm-up {a.hardest_after}"
-            m = evaluate(res.model, ds, "test")
-            m.label = label
+            m, *reranked = metrics_rows(*artwork_scores(res.model, ds.vocab, ds.split("test")),
+                                        label, a.rerank)
             m.extra = {"s_per_epoch": sum(h["seconds"] for h in res.history) / len(res.history),
                        "train_wall_s": wall}
-            rows.append(m)
-            if a.rerank:
-                rows.append(evaluate(res.model, ds, "test", rerank=True))
-                rows[-1].label = label + " + RR"
+            rows += [m, *reranked]
             if not coarse:
-                f = evaluate_fragments(res.model, ds.vocab, test_frags, label=label)
-                frag_rows.append(f)
-                if a.rerank:
-                    frag_rows.append(evaluate_fragments(res.model, ds.vocab, test_frags,
-                                                        label=label + " + RR", rerank=True))
+                f, *f_reranked = metrics_rows(*fragment_scores(res.model, ds.vocab, test_frags),
+                                              label, a.rerank)
+                frag_rows += [f, *f_reranked]
                 out.append({"artwork": m.to_dict(), "fragment": f.to_dict()})
             else:
                 out.append({"artwork": m.to_dict()})

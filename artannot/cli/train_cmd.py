@@ -131,34 +131,33 @@ def register(app: typer.Typer) -> None:
             "--fragments/--no-fragments",
             help="Also rank phrases per ground-truth VOC box and boxes per phrase (thesis 4.4).")] = True,
         rerank: Annotated[bool, typer.Option(
-            "--rerank", help="Add rows with Engilberge's asymmetric re-ranking (scores each pair again).")] = False,
+            "--rerank", help="Add rows with Engilberge's asymmetric re-ranking of the same scores.")] = False,
     ) -> None:
         """Recall@1/5/10 both directions (thesis Table 4.1 layout, or JSON)."""
         from artannot.retrieval.checkpoint import load_checkpoint
         from artannot.retrieval.evaluate import (
+            artwork_scores,
             default_device,
-            evaluate,
-            evaluate_fragments,
             format_table,
+            fragment_scores,
+            metrics_rows,
+            model_label,
         )
 
         try:
             ck = load_checkpoint(checkpoint)
             ds, frags = load_dataset(path, features=features, coarse=coarse, vocab=ck.vocab)
-            variants = (False, True) if rerank else (False,)
-            rows = [evaluate(ck.model, ds, split, shard=shard, device=default_device(), rerank=rr)
-                    for rr in variants]
-            label = rows[0].label
-            if rerank:
-                rows[1].label = label + " + RR"
+            label = model_label(ck.model)
+            scores, truth = artwork_scores(ck.model, ds.vocab, ds.split(split), shard=shard,
+                                           device=default_device())
+            rows = metrics_rows(scores, truth, label, rerank)
             if fragments and not path.startswith("synthetic:") and not coarse:
                 frags = load_fragments(path, split, features)
                 if not frags:
                     typer.echo(f"no annotated artworks in the {split} split: no fragment evaluation", err=True)
             if frags:
-                rows += [evaluate_fragments(ck.model, ck.vocab, frags, rerank=rr,
-                                            label=label + " fragments (GT boxes)" + (" + RR" if rr else ""))
-                         for rr in variants]
+                scores, truth = fragment_scores(ck.model, ck.vocab, frags)
+                rows += metrics_rows(scores, truth, label + " fragments (GT boxes)", rerank)
         except (ArtannotError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None

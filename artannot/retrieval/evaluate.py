@@ -154,10 +154,11 @@ def encode_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem
 
 
 @torch.no_grad()
-def evaluate_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
-                   shard: int | None = None, device: torch.device | None = None,
-                   label: str = "", rerank: bool = False) -> RetrievalMetrics:
-    """Artwork-level retrieval: one phrase sequence per artwork is its only correct text."""
+def artwork_scores(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
+                   shard: int | None = None, device: torch.device | None = None
+                   ) -> tuple[np.ndarray, list[list[int]]]:
+    """Scores [N, N] of every artwork's regions against every phrase sequence, and the correct
+    text of each artwork (its own sequence)."""
     was_training = model.training
     model.eval()
     if device is not None:
@@ -165,19 +166,36 @@ def evaluate_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkIt
     img, im, txt, tm = encode_items(model, vocab, items, device=device)
     scores = model.sharded_similarity(img, im, txt, tm, shard).numpy()
     model.train(was_training)
-    return metrics_from_scores(scores, [[i] for i in range(len(items))],
-                               label or _label(model), rerank=rerank)
+    return scores, [[i] for i in range(len(items))]
+
+
+@torch.no_grad()
+def evaluate_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
+                   shard: int | None = None, device: torch.device | None = None,
+                   label: str = "") -> RetrievalMetrics:
+    """Artwork-level retrieval: one phrase sequence per artwork is its only correct text."""
+    scores, truth = artwork_scores(model, vocab, items, shard=shard, device=device)
+    return metrics_from_scores(scores, truth, label or model_label(model))
 
 
 def evaluate(model: ScanModel, dataset: ScanDataset, split: str = "test", *,
-             shard: int | None = None, device: torch.device | None = None,
-             rerank: bool = False) -> RetrievalMetrics:
+             shard: int | None = None, device: torch.device | None = None) -> RetrievalMetrics:
     """Evaluate on a named split of ``dataset``."""
-    return evaluate_items(model, dataset.vocab, dataset.split(split), shard=shard, device=device,
-                          rerank=rerank)
+    return evaluate_items(model, dataset.vocab, dataset.split(split), shard=shard, device=device)
 
 
-def _label(model: ScanModel) -> str:
+def metrics_rows(scores: np.ndarray, truth: Sequence[Sequence[int]], label: str,
+                 rerank: bool = False) -> list[RetrievalMetrics]:
+    """The plain row and, with ``rerank``, the re-ranked one ("+ RR") from the same scores:
+    SCAN scoring is the expensive part, re-ranking is not."""
+    rows = [metrics_from_scores(scores, truth, label)]
+    if rerank:
+        rows.append(metrics_from_scores(scores, truth, label + " + RR", rerank=True))
+    return rows
+
+
+def model_label(model: ScanModel) -> str:
+    """Row label of a model: attention direction, aggregation and text encoder."""
     c = model.config
     return f"{c.cross_attn.replace('2', '-')} {c.agg} ({c.text_encoder})"
 
@@ -216,8 +234,16 @@ def embed_regions(model: ScanModel, features: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_fragments(model: ScanModel, vocab: ScanVocab, samples: Sequence[FragmentSample],
-                       label: str = "", *, rerank: bool = False) -> RetrievalMetrics:
-    """Fragment level (thesis 4.4): rank distinct phrases per box and boxes per phrase.
+                       label: str = "") -> RetrievalMetrics:
+    """Fragment level (thesis 4.4): rank distinct phrases per box and boxes per phrase."""
+    scores, truth = fragment_scores(model, vocab, samples)
+    return metrics_from_scores(scores, truth, label or model_label(model))
+
+
+@torch.no_grad()
+def fragment_scores(model: ScanModel, vocab: ScanVocab, samples: Sequence[FragmentSample]
+                    ) -> tuple[np.ndarray, list[list[int]]]:
+    """Scores [boxes, distinct phrases] and each box's correct phrase.
 
     Candidates texts are the distinct phrases of the test boxes; a box's correct text is its
     own phrase, and a phrase's correct boxes are all boxes labelled with it.
@@ -229,5 +255,4 @@ def evaluate_fragments(model: ScanModel, vocab: ScanVocab, samples: Sequence[Fra
     pos = {p: i for i, p in enumerate(uniq)}
     scores = model.fragment_scores(embed_regions(model, feats),
                                    embed_phrases(model, vocab, uniq)).cpu().numpy()
-    return metrics_from_scores(scores, [[pos[p]] for p in labels], label or _label(model),
-                               rerank=rerank)
+    return scores, [[pos[p]] for p in labels]

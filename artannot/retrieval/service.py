@@ -303,10 +303,7 @@ class SuggestionService:
             j = stored_index(rs, box) if rs is not None else None
             if j is not None:
                 return np.asarray(rs.features[j], np.float32)
-            pipe = self.pipeline()
-            im = self._image(artwork_id)
-            (feats, _), = pipe.extractor.extract([im.pixels], [im.to_model(np.array([box.to_edges()]))])
-            return feats[0]
+            return self._image(artwork_id).pool(self.pipeline().extractor, np.array([box.to_edges()]))[0]
 
     # -- suggestions -------------------------------------------------------------------
     def phrases_for_box(self, artwork_id: str, box: Box, artwork_phrases: Sequence[tuple[str, str]] = (),
@@ -524,8 +521,7 @@ def _pooled_judgement_items(catalog: Any, meta: dict[str, Any],
             image = load_model_image(catalog.artwork(aid).image_path)
         except (KeyError, OSError, ArtannotError):
             continue  # a missing or broken image is listed by `artannot info`
-        edges = image.to_model(np.array([box.to_edges() for _, box, _ in boxes]))
-        feats, _ = extractor.extract([image.pixels], [edges])[0]
+        feats = image.pool(extractor, np.array([box.to_edges() for _, box, _ in boxes]))
         for (n, _, norm), row in zip(boxes, np.asarray(feats)):
             items.append(ArtworkItem(f"{aid}#judgement{n}", row[None].copy(), [norm], "train"))
     return items
@@ -599,9 +595,8 @@ def collection_fragments(root: Path, *, split: str = "test", features: Path | No
                 continue  # listed by `artannot info`; nothing to evaluate here
             regions = [r for r in ann.regions if r.phrase.strip()]
             if regions:
-                image = load_model_image(artwork.image_path)
-                edges = image.to_model(np.array([r.box.to_edges() for r in regions]))
-                feats, _ = extractor.extract([image.pixels], [edges])[0]
+                feats = load_model_image(artwork.image_path).pool(
+                    extractor, np.array([r.box.to_edges() for r in regions]))
                 samples.append(FragmentSample(artwork.id, feats, [normalise_label(r.phrase) for r in regions]))
             if progress is not None:
                 progress(i + 1, len(todo))

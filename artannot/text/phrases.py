@@ -83,9 +83,9 @@ _HYPHENS = frozenset({"-", "\u2010", "\u2011"})  # not en/em dashes: "1760–184
 _OPENERS = frozenset({".", "!", "?", ";", ":", "(", "[", '"', "\u201c", "'", "\u2018"})
 _WS_RE = re.compile(r"\s+")
 _ODD_WS_RE = re.compile(r"[^\S ]|  ")  # whitespace a norm must collapse
-# A piece: A/N-initial letters with only allowed neighbours (see match_spans).
 _SENTENCE_END_RE = re.compile(r"[.!?;:]\s+")
 MAX_PIECE_CHARS = 100_000  # see text_pieces
+# A piece: A/N-initial letters with only allowed neighbours (see match_spans).
 _PIECE_RE = re.compile(r"[AN](?:[AN]|(?<=N)P|(?<=[PD])D)*")
 
 SpanMode = Literal["all", "maximal"]
@@ -216,7 +216,9 @@ class _Units(NamedTuple):
     last: list[int]
 
 
-def _token_columns(doc: Doc, tags: Sequence[str] | None) -> tuple[list[int], list[int], list[int], list[int], list[str]]:
+def _token_columns(
+    doc: Doc, tags: Sequence[str] | None
+) -> tuple[list[int], list[int], list[int], list[int], Sequence[str]]:
     """Starts, ends, trailing-space flags, whitespace flags and tags of the doc's tokens.
 
     Iterating spaCy Token objects costs more than the grammar itself, so the attributes come
@@ -232,7 +234,7 @@ def _token_columns(doc: Doc, tags: Sequence[str] | None) -> tuple[list[int], lis
     if tags is None:
         strings = doc.vocab.strings
         tags = [_TAG_NAMES.get(t) or _TAG_NAMES.setdefault(t, strings[t]) for t in cols[:, 4].tolist()]
-    return starts, ends, spaces, blank, list(tags)
+    return starts, ends, spaces, blank, tags
 
 
 _TAG_NAMES: dict[int, str] = {}
@@ -310,14 +312,13 @@ def _relettered(
     joined = "".join(letters)
     if not options.participle_modifiers or ("n" not in joined and "g" not in joined):
         return joined
-    original = letters
     out = list(letters)
     final = len(letters) - 1
-    for k, code in enumerate(original):
+    for k, code in enumerate(letters):
         if code not in ("n", "g"):
             continue
         letter = "O"
-        nxt = original[k + 1] if k < final else "O"
+        nxt = letters[k + 1] if k < final else "O"
         if nxt in ("A", "N"):
             if k == 0 or text[starts[k - 1] : ends[k - 1]] in _OPENERS:
                 prev = "D"

@@ -47,7 +47,8 @@ class UnsupportedPipeline(ValueError):
 
 @dataclass(frozen=True)
 class _Window:
-    weight_t: torch.Tensor  # (3 * width, pieces * width), pieces-major columns
+    weight_t: torch.Tensor | None  # (3 * width, pieces * width), pieces-major columns; the first
+    # layer has none: its weights are folded into the embedding table
     bias: torch.Tensor
     gain: torch.Tensor
     shift: torch.Tensor
@@ -154,19 +155,21 @@ class CnnTagger:
         w0 = w0.transpose(1, 0, 2).reshape(pieces * n_out, n_in)
         folded = [t @ w0[:, k * width : (k + 1) * width].T for k, t in enumerate(tables)]
 
-        def window(maxout, norm) -> _Window:
+        def window(maxout, norm, folded_away: bool = False) -> _Window:
             w = param(maxout, "W")
             if w.shape[:2] != (width, pieces):
                 raise UnsupportedPipeline("window layers differ in width or pieces")
+            weight_t = w.transpose(1, 0, 2).reshape(pieces * width, -1).T
             return _Window(
-                torch.from_numpy(np.ascontiguousarray(w.transpose(1, 0, 2).reshape(pieces * width, -1).T)),
+                None if folded_away else torch.from_numpy(np.ascontiguousarray(weight_t)),
                 torch.from_numpy(np.ascontiguousarray(param(maxout, "b").T.reshape(-1))),
                 torch.from_numpy(param(norm, "G")),
                 torch.from_numpy(param(norm, "b")),
             )
 
-        layers = [window(m, n) for m, n in zip(maxouts, norms)]
-        if any(layer.weight_t.shape[0] != 3 * width for layer in layers[1:]):
+        first = window(maxouts[0], norms[0], folded_away=True)
+        layers = [window(m, n) for m, n in zip(maxouts[1:], norms[1:])]
+        if any(layer.weight_t.shape[0] != 3 * width for layer in layers):
             raise UnsupportedPipeline("window layers do not take a 3-token window")
         softmax = tagger_nodes[-1]
         labels = nlp.get_pipe("tagger").labels
@@ -178,8 +181,8 @@ class CnnTagger:
             seeds=[e.attrs["seed"] for e in embeds],
             rows=[t.shape[0] for t in tables],
             table=torch.from_numpy(np.ascontiguousarray(np.concatenate(folded))),
-            first=layers[0],
-            windows=layers[1:],
+            first=first,
+            windows=layers,
             pad=int(padded[0].attrs["pad"]),
             out_weight=out_weight,
             out_bias=torch.from_numpy(param(softmax, "b")),

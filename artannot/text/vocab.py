@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +46,15 @@ def phrase_tokens(norm: str) -> list[str]:
 def _cached_tokens(norm: str) -> tuple[str, ...]:
     # a collection repeats its phrases (183k occurrences, ~20k distinct in the benchmark)
     return tuple(t.lower() for t in _TOKEN_RE.findall(norm))
+
+
+def _word_counts(phrase_counts: Mapping[str, int]) -> Counter[str]:
+    """Word counts of phrases weighted by phrase counts; each distinct phrase tokenised once."""
+    words: Counter[str] = Counter()
+    for phrase, count in phrase_counts.items():
+        for w in _cached_tokens(phrase):
+            words[w] += count
+    return words
 
 
 class Vocab:
@@ -156,11 +165,7 @@ class PhraseVocab(Vocab):
 
     def word_vocab(self, min_count: int = 2) -> WordVocab:
         """Words of every counted phrase, weighted by phrase counts (rare phrases included)."""
-        words: Counter[str] = Counter()
-        for phrase, count in self.counts.items():
-            for w in _cached_tokens(phrase):
-                words[w] += count
-        return WordVocab(words, min_count)
+        return WordVocab(_word_counts(self.counts), min_count)
 
 
 class WordVocab(Vocab):
@@ -171,12 +176,7 @@ class WordVocab(Vocab):
     @classmethod
     def build(cls, sequences: Iterable[Sequence[str]], min_count: int = 2) -> WordVocab:
         """``sequences`` are phrase sequences; each phrase contributes its words."""
-        phrases = Counter(p for seq in sequences for p in seq)
-        words: Counter[str] = Counter()
-        for phrase, count in phrases.items():  # tokenise each distinct phrase once
-            for w in _cached_tokens(phrase):
-                words[w] += count
-        return cls(words, min_count)
+        return cls(_word_counts(Counter(p for seq in sequences for p in seq)), min_count)
 
     def encode_phrase(self, norm: str) -> list[int]:
         """Word ids of one phrase (unknown words -> ``<unk>``)."""

@@ -41,10 +41,18 @@ class ModelImage:
 
     def to_model(self, edges: np.ndarray) -> np.ndarray:
         """0-based edges on the stored grid -> on :attr:`pixels`."""
-        return (np.asarray(edges, np.float32) * np.float32([self.sx, self.sy, self.sx, self.sy])).astype(np.float32)
+        return np.asarray(edges, np.float32) * self._scale()
 
     def to_stored(self, edges: np.ndarray) -> np.ndarray:
-        return (np.asarray(edges, np.float32) / np.float32([self.sx, self.sy, self.sx, self.sy])).astype(np.float32)
+        return np.asarray(edges, np.float32) / self._scale()
+
+    def pool(self, extractor: RegionFeatureExtractor, edges: np.ndarray) -> np.ndarray:
+        """Features [n, d] of boxes given as 0-based edges on the stored grid."""
+        feats, _ = extractor.extract([self.pixels], [self.to_model(edges)])[0]
+        return feats
+
+    def _scale(self) -> np.ndarray:
+        return np.array([self.sx, self.sy, self.sx, self.sy], np.float32)
 
 
 @dataclass(slots=True)
