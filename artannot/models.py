@@ -32,8 +32,8 @@ import platformdirs
 
 from artannot.core.errors import ModelError
 
-Role = Literal["detector", "backbone", "scan"]
-ROLES: tuple[str, ...] = ("detector", "backbone", "scan")
+Role = Literal["detector", "backbone", "scan", "text"]
+ROLES: tuple[str, ...] = ("detector", "backbone", "scan", "text")
 ENV_MODELS_DIR = "ARTANNOT_MODELS_DIR"
 DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
 REGISTRY_NAME = "registry.json"
@@ -57,19 +57,28 @@ class ManifestEntry:
     source: str = ""
     bundled: str | None = None
     description: str = ""
+    # A model that is a folder (a Hugging Face model: config, weights, tokenizer): the sha256
+    # of every file that matters, by path relative to the folder. ``filename`` is the folder.
+    files: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ModelError(f"manifest entry {self.name!r}: unknown role {self.role!r}")
-        if not (self.sha256 or self.sha256_prefix):
+        if not (self.sha256 or self.sha256_prefix or self.files):
             raise ModelError(f"manifest entry {self.name!r} has neither sha256 nor sha256_prefix")
+
+    @property
+    def is_folder(self) -> bool:
+        return bool(self.files)
 
     @property
     def hash_is_prefix(self) -> bool:
         """True when only a prefix is known (torchvision file names): a weaker check."""
-        return not self.sha256
+        return not self.sha256 and not self.files
 
     def matches(self, digest: str) -> bool:
+        if self.files:
+            return False  # a folder matches file by file (ModelManager.folder_for)
         if self.sha256:
             return digest.lower() == self.sha256.lower()
         return digest.lower().startswith(str(self.sha256_prefix).lower())
@@ -154,9 +163,16 @@ def load_manifest(path: Path | None = None) -> list[ManifestEntry]:
     return entries
 
 
-def _resolve_bundled(spec: str) -> Path | None:
-    """``package:relative/path`` -> absolute path, without importing the package."""
+def _resolve_bundled(spec: str, *, folder: bool = False) -> Path | None:
+    """``package:relative/path`` -> absolute path, without importing the package.
+
+    The package ``models`` means this repository's ``models/`` folder (files shipped with
+    artannot itself, such as the bundled general SCAN model).
+    """
     package, _, rel = spec.partition(":")
+    if package == "models":
+        path = DEFAULT_MANIFEST.parent / rel
+        return path if (path.is_dir() if folder else path.is_file()) else None
     try:
         found = importlib.util.find_spec(package)
     except (ImportError, ValueError):
@@ -164,7 +180,7 @@ def _resolve_bundled(spec: str) -> Path | None:
     if found is None or not found.submodule_search_locations:
         return None
     path = Path(next(iter(found.submodule_search_locations))) / rel
-    return path if path.is_file() else None
+    return path if (path.is_dir() if folder else path.is_file()) else None
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -242,14 +258,15 @@ class ModelManager:
 
     def _location(self, name: str, reg: _Registry) -> tuple[Path | None, bool]:
         """Where the file for ``name`` is (imported copy first, then the bundled one)."""
+        entry = self.manifest.get(name)
+        folder = entry is not None and entry.is_folder
         rec = reg.models.get(name)
         if rec is not None:
             p = self.models_dir / rec.filename
-            if p.is_file():
+            if p.is_dir() if folder else p.is_file():
                 return p, False
-        entry = self.manifest.get(name)
         if entry is not None and entry.bundled:
-            p = _resolve_bundled(entry.bundled)
+            p = _resolve_bundled(entry.bundled, folder=folder)
             if p is not None:
                 return p, True
         return None, False
@@ -288,11 +305,40 @@ class ModelManager:
                     f"`artannot models import FILE` ({self._source_hint(name)})"
                 )
             raise ModelError(f"unknown model {name!r}; see `artannot models list`")
-        digest, changed = self._digest(path, reg)
-        self._check(name, digest, reg, path)
+        entry = self.manifest.get(name)
+        if entry is not None and entry.is_folder:
+            changed = self._check_folder(entry, path, reg, use_cache=True)
+        else:
+            digest, changed = self._digest(path, reg)
+            self._check(name, digest, reg, path)
         if changed:
             self._save_quietly(reg)
         return path
+
+    def _check_folder(self, entry: ManifestEntry, folder: Path, reg: _Registry, *,
+                      use_cache: bool) -> bool:
+        """Check every listed file of a folder model; True when the hash cache changed."""
+        changed = False
+        for rel, expected in sorted((entry.files or {}).items()):
+            f = folder / rel
+            if not f.is_file():
+                raise ModelError(
+                    f"model {entry.name!r} is incomplete: {rel} is missing. Reinstall it "
+                    f"({self._source_hint(entry.name)}) or run `artannot models verify`", f)
+            if use_cache:
+                digest, fresh = self._digest(f, reg)
+                changed |= fresh
+            else:
+                digest = sha256_file(f)
+                st = f.stat()
+                reg.stamps[str(f.resolve())] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+                changed = True
+            if digest.lower() != expected.lower():
+                raise ModelError(
+                    f"sha256 mismatch for {rel} of model {entry.name!r}: file has {digest}, "
+                    f"expected {expected}. The file is corrupted or was replaced; it is refused. "
+                    f"Reinstall it ({self._source_hint(entry.name)}).", f)
+        return changed
 
     def sha256_for(self, name: str) -> str:
         """Full sha256 of the installed file (recorded with features as provenance)."""
@@ -350,6 +396,16 @@ class ModelManager:
             if not status.installed or (wanted is not None and status.name not in wanted):
                 continue
             assert status.path is not None
+            entry = self.manifest.get(status.name)
+            if entry is not None and entry.is_folder:
+                try:
+                    self._check_folder(entry, status.path, reg, use_cache=False)
+                except ModelError as exc:
+                    results.append(VerifyResult(status.name, False, exc.message, status.path))
+                else:
+                    results.append(VerifyResult(
+                        status.name, True, f"sha256 ok ({len(entry.files or {})} files)", status.path))
+                continue
             try:
                 digest = sha256_file(status.path)
                 st = status.path.stat()

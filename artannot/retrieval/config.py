@@ -18,7 +18,12 @@ class ScanConfig:
     # model
     embed_size: int = 1024
     word_dim: int = 300
-    text_encoder: str = "phrase"  # registry name: phrase | word
+    # registry name: pretrained (frozen sentence-encoder vectors + learned projection) |
+    # phrase | word (the thesis' BiGRU encoders learned from scratch)
+    text_encoder: str = "pretrained"
+    text_model: str = "all_minilm_l6_v2"  # model manager name of the frozen phrase encoder
+    phrase_dim: int = 384  # its vector size
+    mlp_hidden: int = 1024  # residual MLP of the pretrained projection (0: linear only)
     num_layers: int = 1
     bidirectional: bool = True
     cross_attn: str = "i2t"
@@ -62,7 +67,8 @@ class ScanConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanConfig:
         known = {f.name for f in fields(cls)}
-        data = {"hardest_after": 0, **data}  # checkpoints from before the option trained without it
+        # checkpoints from before an option trained without it
+        data = {"hardest_after": 0, "text_encoder": "phrase", **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def replace(self, **changes: Any) -> ScanConfig:

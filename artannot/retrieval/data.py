@@ -65,7 +65,18 @@ def encode_texts(vocab: ScanVocab, texts: Sequence[Sequence[str]]) -> TextBatch:
             wids[b, j, :len(ids)] = torch.tensor(ids)
             wlen[b, j] = len(ids)
     lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
-    return TextBatch(pids, lengths, wids, wlen)
+    vectors = None
+    if vocab.vectors is not None:
+        uniq = list(dict.fromkeys(p for t in texts for p in t))
+        table = vocab.vectors.lookup(uniq)
+        vectors = torch.zeros(len(texts), n, table.shape[1], dtype=torch.float32)
+        if uniq:
+            pos = {p: i for i, p in enumerate(uniq)}
+            rows = torch.tensor([pos[p] for t in texts for p in t], dtype=torch.long)
+            bi = torch.tensor([b for b, t in enumerate(texts) for _ in t], dtype=torch.long)
+            ji = torch.tensor([j for t in texts for j in range(len(t))], dtype=torch.long)
+            vectors[bi, ji] = torch.from_numpy(table)[rows]
+    return TextBatch(pids, lengths, wids, wlen, vectors)
 
 
 def pad_features(feats: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,13 +127,33 @@ class ScanDataset:
             yield feats, mask, encode_texts(self.vocab, [it.phrases for it in chunk])
 
 
+TEXT_UNITS: tuple[str, ...] = ("artwork", "field")
+
+
+def texts_of(phrases: Sequence[Any], unit: str) -> list[list[str]]:
+    """An artwork's phrase records as texts: one sequence (the thesis' protocol) or one per
+    metadata field (a caption of a Karpathy file: Flickr's 5-captions protocol)."""
+    if unit not in TEXT_UNITS:
+        raise ValueError(f"text unit must be one of {TEXT_UNITS}, not {unit!r}")
+    if unit == "artwork":
+        return [[n for p in phrases if (n := getattr(p, "norm", p))]]
+    by_field: dict[str, list[str]] = {}
+    for p in phrases:
+        n = getattr(p, "norm", p)
+        if n:
+            by_field.setdefault(str(getattr(p, "field", "")), []).append(n)
+    return list(by_field.values())
+
+
 def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
                         coarse: bool = False, vocab: ScanVocab | None = None,
-                        min_phrase_count: int = 4) -> ScanDataset:
+                        min_phrase_count: int = 4, text_unit: str = "artwork") -> ScanDataset:
     """Build the dataset from the collection catalog and the region feature store.
 
     ``coarse`` uses the whole-image feature (k = 1, thesis chapter 3) instead of the regions.
-    Artworks without features or phrases are skipped.
+    ``text_unit="field"`` makes one item per metadata field (all sharing the artwork's
+    features), so several texts belong to one image. Artworks without features or phrases
+    are skipped.
     """
     items: list[ArtworkItem] = []
     for art in catalog.artworks():
@@ -134,7 +165,7 @@ def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
         if rec is None:
             continue
         feats = np.asarray(rec.whole_image_feature)[None, :] if coarse else np.asarray(rec.features)
-        phrases = [getattr(p, "norm", p) for p in catalog.phrases(aid)]
-        items.append(ArtworkItem(str(aid), feats, [p for p in phrases if p],
-                                 getattr(art, "split", None) or "train"))
+        split = getattr(art, "split", None) or "train"
+        for text in texts_of(catalog.phrases(aid), text_unit):
+            items.append(ArtworkItem(str(aid), feats, text, split))
     return ScanDataset(items, vocab, min_phrase_count=min_phrase_count)

@@ -1,8 +1,11 @@
 """Image and text encoders into SCAN's joint space, and the text-encoder name registry.
 
-Texts are sequences of noun phrases (thesis, section 4.3). Two ways to get a phrase vector:
-``phrase`` looks it up in a phrase embedding (thesis); ``word`` composes it from its words
-with a GRU, so phrases never seen in training still get a meaningful vector.
+Texts are sequences of noun phrases (thesis, section 4.3). Three ways to get phrase vectors:
+``pretrained`` (the default) projects the vectors of a frozen pretrained sentence encoder
+(all-MiniLM-L6-v2), each phrase on its own, so a phrase scores the same alone (suggestions)
+as inside its artwork's text (training); ``phrase`` looks it up in a phrase embedding and
+``word`` composes it from its words, both followed by a BiGRU over the text (the thesis'
+encoders, kept for its comparison).
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from artannot.retrieval.attention import l2norm
 
 @dataclass
 class TextBatch:
-    """Padded phrase sequences: phrase ids [B, n], word ids [B, n, w] and their lengths."""
+    """Padded phrase sequences: phrase ids [B, n], word ids [B, n, w] and their lengths, and
+    for the pretrained encoder the frozen phrase vectors [B, n, phrase_dim]."""
 
     phrase_ids: torch.Tensor
     lengths: torch.Tensor
     word_ids: torch.Tensor
     word_lengths: torch.Tensor
+    vectors: torch.Tensor | None = None
 
     @property
     def mask(self) -> torch.Tensor:
@@ -33,7 +38,8 @@ class TextBatch:
 
     def to(self, device: torch.device | str) -> TextBatch:
         return TextBatch(*(t.to(device) for t in (self.phrase_ids, self.lengths, self.word_ids,
-                                                  self.word_lengths)))
+                                                  self.word_lengths)),
+                         self.vectors.to(device) if self.vectors is not None else None)
 
 
 class ImageEncoder(nn.Module):
@@ -94,7 +100,7 @@ class PhraseEmbeddingEncoder(_PhraseSequenceEncoder):
 
     def __init__(self, *, num_phrases: int, num_words: int, word_dim: int = 300,
                  embed_size: int = 1024, num_layers: int = 1, bidirectional: bool = True,
-                 normalise: bool = True) -> None:
+                 normalise: bool = True, **_unused: object) -> None:
         super().__init__(word_dim, embed_size, num_layers=num_layers,
                          bidirectional=bidirectional, normalise=normalise)
         self.embed = nn.Embedding(num_phrases, word_dim, padding_idx=0)
@@ -111,7 +117,7 @@ class WordCompositionEncoder(_PhraseSequenceEncoder):
 
     def __init__(self, *, num_phrases: int, num_words: int, word_dim: int = 300,
                  embed_size: int = 1024, num_layers: int = 1, bidirectional: bool = True,
-                 normalise: bool = True) -> None:
+                 normalise: bool = True, **_unused: object) -> None:
         super().__init__(word_dim, embed_size, num_layers=num_layers,
                          bidirectional=bidirectional, normalise=normalise)
         self.embed = nn.Embedding(num_words, word_dim, padding_idx=0)
@@ -131,7 +137,35 @@ class WordCompositionEncoder(_PhraseSequenceEncoder):
         return vec.reshape(b, n, -1) * batch.mask[..., None]
 
 
-TextEncoderFactory = Callable[..., _PhraseSequenceEncoder]
+class PretrainedPhraseEncoder(nn.Module):
+    """Frozen pretrained phrase vectors -> joint space: a linear map plus a residual MLP.
+
+    No recurrence over the text: a phrase's vector does not depend on its neighbours, which
+    is what lets suggestions score a phrase alone exactly as training saw it.
+    """
+
+    def __init__(self, *, phrase_dim: int = 384, embed_size: int = 1024, mlp_hidden: int = 1024,
+                 normalise: bool = True, **_unused: object) -> None:
+        super().__init__()
+        self.fc = nn.Linear(phrase_dim, embed_size)
+        self.mlp = (nn.Sequential(nn.Linear(phrase_dim, mlp_hidden), nn.ReLU(),
+                                  nn.Linear(mlp_hidden, embed_size))
+                    if mlp_hidden > 0 else None)
+        self.normalise = normalise
+
+    def forward(self, batch: TextBatch) -> torch.Tensor:
+        if batch.vectors is None:
+            raise ValueError("the pretrained phrase encoder needs phrase vectors in the batch")
+        x = batch.vectors
+        out = self.fc(x)
+        if self.mlp is not None:
+            out = out + self.mlp(x)
+        if self.normalise:
+            out = l2norm(out)
+        return out * batch.mask[..., None]
+
+
+TextEncoderFactory = Callable[..., nn.Module]
 _TEXT_ENCODERS: dict[str, TextEncoderFactory] = {}
 
 
@@ -144,7 +178,7 @@ def list_text_encoders() -> list[str]:
     return sorted(_TEXT_ENCODERS)
 
 
-def get_text_encoder(name: str, **cfg: object) -> _PhraseSequenceEncoder:
+def get_text_encoder(name: str, **cfg: object) -> nn.Module:
     """Build a registered text encoder; keyword arguments as in the encoder classes."""
     try:
         factory = _TEXT_ENCODERS[name]
@@ -155,3 +189,11 @@ def get_text_encoder(name: str, **cfg: object) -> _PhraseSequenceEncoder:
 
 register_text_encoder("phrase", PhraseEmbeddingEncoder)
 register_text_encoder("word", WordCompositionEncoder)
+register_text_encoder("pretrained", PretrainedPhraseEncoder)
+
+PRETRAINED = "pretrained"
+
+
+def uses_phrase_vectors(text_encoder: str) -> bool:
+    """Whether texts for this encoder need frozen phrase vectors (``TextBatch.vectors``)."""
+    return text_encoder == PRETRAINED

@@ -127,53 +127,83 @@ def format_table(rows: Sequence[RetrievalMetrics], title: str = "") -> str:
     return "\n".join(out)
 
 
+def group_texts(items: Sequence[ArtworkItem]) -> tuple[list[ArtworkItem], list[list[int]]]:
+    """Distinct images (first item of each id) and, per image, the indices of its texts.
+
+    Items sharing an id are several texts of one image (Flickr's 5 captions); with one item
+    per artwork this is the thesis' protocol.
+    """
+    first: dict[str, int] = {}
+    images: list[ArtworkItem] = []
+    truth: list[list[int]] = []
+    for t, it in enumerate(items):
+        i = first.setdefault(it.id, len(images))
+        if i == len(images):
+            images.append(it)
+            truth.append([])
+        truth[i].append(t)
+    return images, truth
+
+
 @torch.no_grad()
-def encode_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
-                 batch_size: int = 128, device: torch.device | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Joint-space regions [N, k, D] + mask and contextual phrases [N, n, D] + mask."""
+def encode_images(model: ScanModel, items: Sequence[ArtworkItem], *, batch_size: int = 128,
+                  device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Joint-space regions [N, k, D] and their mask."""
     device = device or next(model.parameters()).device
     kmax = max(it.features.shape[0] for it in items)
-    nmax = max(len(it.phrases) for it in items)
-    D = model.config.embed_size
-    img = torch.zeros(len(items), kmax, D, device=device)
+    img = torch.zeros(len(items), kmax, model.config.embed_size, device=device)
     img_mask = torch.zeros(len(items), kmax, dtype=torch.bool, device=device)
-    txt = torch.zeros(len(items), nmax, D, device=device)
-    txt_mask = torch.zeros(len(items), nmax, dtype=torch.bool, device=device)
     for s in range(0, len(items), batch_size):
         chunk = items[s:s + batch_size]
         f, m = pad_features([it.features for it in chunk])
-        tb = encode_texts(vocab, [it.phrases for it in chunk]).to(device)
         e = model.encode_images(f.to(device), m.to(device))
         img[s:s + len(chunk), :e.shape[1]] = e
         img_mask[s:s + len(chunk), :e.shape[1]] = m.to(device)
+    return img, img_mask
+
+
+@torch.no_grad()
+def encode_text_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
+                      batch_size: int = 128, device: torch.device | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Joint-space phrases [N, n, D] of each item's text and their mask."""
+    device = device or next(model.parameters()).device
+    nmax = max(1, max(len(it.phrases) for it in items))
+    txt = torch.zeros(len(items), nmax, model.config.embed_size, device=device)
+    txt_mask = torch.zeros(len(items), nmax, dtype=torch.bool, device=device)
+    for s in range(0, len(items), batch_size):
+        chunk = items[s:s + batch_size]
+        tb = encode_texts(vocab, [it.phrases for it in chunk]).to(device)
         t = model.encode_texts(tb)
         txt[s:s + len(chunk), :t.shape[1]] = t
         txt_mask[s:s + len(chunk), :t.shape[1]] = tb.mask
-    return img, img_mask, txt, txt_mask
+    return txt, txt_mask
 
 
 @torch.no_grad()
 def artwork_scores(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
                    shard: int | None = None, device: torch.device | None = None
                    ) -> tuple[np.ndarray, list[list[int]]]:
-    """Scores [N, N] of every artwork's regions against every phrase sequence, and the correct
-    text of each artwork (its own sequence)."""
+    """Scores [N_img, N_txt] of every image's regions against every text, and the correct
+    texts of each image (items with the same id are texts of one image)."""
     was_training = model.training
     model.eval()
     if device is not None:
         model.to(device)
-    img, im, txt, tm = encode_items(model, vocab, items, device=device)
+    images, truth = group_texts(items)
+    img, im = encode_images(model, images, device=device)
+    txt, tm = encode_text_items(model, vocab, items, device=device)
     scores = model.sharded_similarity(img, im, txt, tm, shard).numpy()
     model.train(was_training)
-    return scores, [[i] for i in range(len(items))]
+    return scores, truth
 
 
 @torch.no_grad()
 def evaluate_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
                    shard: int | None = None, device: torch.device | None = None,
                    label: str = "") -> RetrievalMetrics:
-    """Artwork-level retrieval: one phrase sequence per artwork is its only correct text."""
+    """Image-level retrieval: an image's correct texts are the items that share its id (one
+    phrase sequence per artwork in the thesis' protocol, five captions in Flickr's)."""
     scores, truth = artwork_scores(model, vocab, items, shard=shard, device=device)
     return metrics_from_scores(scores, truth, label or model_label(model))
 

@@ -10,7 +10,12 @@ from torch import nn
 
 from artannot.retrieval.attention import chunked_scores, phrase_region_attention, xattn_scores
 from artannot.retrieval.config import ScanConfig
-from artannot.retrieval.encoders import ImageEncoder, TextBatch, get_text_encoder
+from artannot.retrieval.encoders import (
+    ImageEncoder,
+    TextBatch,
+    get_text_encoder,
+    uses_phrase_vectors,
+)
 
 
 class ScanModel(nn.Module):
@@ -25,7 +30,13 @@ class ScanModel(nn.Module):
         self.txt_enc = get_text_encoder(
             config.text_encoder, num_phrases=num_phrases, num_words=num_words,
             word_dim=config.word_dim, embed_size=config.embed_size,
-            num_layers=config.num_layers, bidirectional=config.bidirectional)
+            num_layers=config.num_layers, bidirectional=config.bidirectional,
+            phrase_dim=config.phrase_dim, mlp_hidden=config.mlp_hidden)
+
+    @property
+    def uses_phrase_vectors(self) -> bool:
+        """True when texts must carry frozen pretrained phrase vectors."""
+        return uses_phrase_vectors(self.config.text_encoder)
 
     # -- encoders ------------------------------------------------------------
     def encode_images(self, feats: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,8 @@ from artannot.retrieval.suggest import SHORTLIST, CollectionSearch, Suggester, h
 
 SCAN_DIR = "scan"
 SEARCH_DIR = "search"
+# The bundled general model (models/manifest.toml): serves any collection with no training.
+GENERAL_MODEL = "scan_general_flickr8k"
 # Judgement kinds, stored as the prefix of the judgement's ``model`` column ("kind:model").
 PHRASE, REGION, PROPOSAL, FRAGMENT = "phrase", "region", "proposal", "fragment"
 SAME_BOX_PX = 1.0  # a box within a pixel of a stored region uses the stored feature
@@ -141,6 +143,16 @@ def find_checkpoint(data_dir: Path) -> Path | None:
     return None
 
 
+def general_checkpoint() -> tuple[Path | None, str]:
+    """The bundled general model's checkpoint (hash-checked), or None and why not."""
+    from artannot.models import ModelManager
+
+    try:
+        return ModelManager().path_for(GENERAL_MODEL), ""
+    except ArtannotError as exc:
+        return None, f"the bundled general model is unavailable: {exc}"
+
+
 def _file_key(path: Path) -> str:
     st = path.stat()
     return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
@@ -173,7 +185,8 @@ class SuggestionService:
         self.data_dir = Path(data_dir)
         stores = feature_stores(self.data_dir)
         self.store_dir = Path(store_dir) if store_dir else (stores[0] if stores else None)
-        self.checkpoint = Path(checkpoint) if checkpoint else find_checkpoint(self.data_dir)
+        self.note = ""  # why the model in use is not the first choice (shown in the GUI)
+        self.checkpoint = self._pick_checkpoint(checkpoint)
         self.device = device
         self._lock = threading.RLock()
         self._suggester: Suggester | None = None
@@ -183,6 +196,22 @@ class SuggestionService:
         self._images: OrderedDict[str, Any] = OrderedDict()  # artwork id -> ModelImage
 
     # -- state -------------------------------------------------------------------------
+    def _pick_checkpoint(self, explicit: Path | None) -> Path | None:
+        """An explicit checkpoint, else the collection's own model, else the bundled one."""
+        if explicit:
+            return Path(explicit)
+        own = find_checkpoint(self.data_dir)
+        if own is not None:
+            self.note = ""
+            return own
+        path, self.note = general_checkpoint()
+        return path
+
+    @property
+    def is_general(self) -> bool:
+        """True when suggestions come from the bundled general model (no training here)."""
+        return self.checkpoint is not None and self.checkpoint.parent != self.data_dir / SCAN_DIR
+
     @property
     def available(self) -> bool:
         return self.checkpoint is not None and self.checkpoint.is_file() and self.store_dir is not None
@@ -191,7 +220,8 @@ class SuggestionService:
         if self.store_dir is None:
             return "No region features yet: run “Detect regions” on the collection first."
         if self.checkpoint is None or not self.checkpoint.is_file():
-            return "No SCAN model trained on this collection yet."
+            why = "No SCAN model trained on this collection yet"
+            return f"{why}, and {self.note}." if self.note else f"{why}."
         return ""
 
     def store_meta(self) -> dict[str, Any]:
@@ -217,12 +247,15 @@ class SuggestionService:
         """Short model tag stored with judgements."""
         if self.checkpoint is None:
             return "none"
+        if self.is_general and self.checkpoint.name.startswith(GENERAL_MODEL):
+            return f"general/{self.checkpoint.name}"
         return f"{self.checkpoint.parent.name}/{self.checkpoint.name}"
 
     def reload(self, checkpoint: Path | None = None) -> None:
         """Pick up a newly trained model (and new features) on the next request."""
         with self._lock:
-            self.checkpoint = Path(checkpoint) if checkpoint else find_checkpoint(self.data_dir)
+            self._save_vectors()
+            self.checkpoint = self._pick_checkpoint(checkpoint)
             if self.store_dir is None:
                 stores = feature_stores(self.data_dir)
                 self.store_dir = stores[0] if stores else None
@@ -234,6 +267,8 @@ class SuggestionService:
 
     def close(self) -> None:
         with self._lock:
+            if self._suggester is not None:
+                self._save_vectors()
             if self._store is not None:
                 self._store.close()
                 self._store = None
@@ -244,8 +279,25 @@ class SuggestionService:
             if self._suggester is None:
                 if not self.available:
                     raise ServiceError(self.why_unavailable())
-                self._suggester = Suggester.from_checkpoint(self.checkpoint, device="cpu")
+                sug = Suggester.from_checkpoint(self.checkpoint, device="cpu",
+                                                data_dir=self.data_dir)
+                dim = self.store().dim
+                if dim and sug.model.feature_dim != dim:
+                    raise ServiceError(
+                        f"the model {self.model_name()} expects {sug.model.feature_dim}-d region "
+                        f"features but this collection's regions have {dim}-d ones (another "
+                        "backbone): detect regions with the default backbone or train a model "
+                        "on this collection")
+                self._suggester = sug
             return self._suggester
+
+    def _save_vectors(self) -> None:
+        """Phrases embedded on demand are kept with the collection (a cache: errors pass)."""
+        try:
+            if self._suggester is not None:
+                self._suggester.save_phrase_vectors()
+        except OSError:
+            pass
 
     def store(self):  # -> FeatureStore
         from artannot.vision.feature_store import FeatureStore
@@ -267,10 +319,24 @@ class SuggestionService:
                 self._pipeline = pipe
             return self._pipeline
 
-    def warm_up(self) -> None:
-        """Load the model and embed the vocabulary now, so the first click is fast."""
+    def warm_up(self, should_stop: ShouldStop | None = None) -> None:
+        """Load the model and embed the vocabulary now, so the first click is fast; with a
+        pretrained text encoder, also every phrase of the collection not yet cached (once)."""
         with self._lock:
-            self.suggester().phrases_for_region(np.zeros(self.store().dim or 1, np.float32), top_k=1)
+            sug = self.suggester()
+            sug.phrases_for_region(np.zeros(self.store().dim or 1, np.float32), top_k=1)
+        vectors = sug.vocab.vectors
+        if vectors is not None and vectors.can_embed:
+            from artannot.core.catalog import Catalog
+
+            with Catalog.open(self.root, refresh=False) as cat:
+                todo = [p for p in cat.phrase_counts() if p not in vectors]
+            for s in range(0, len(todo), 512):  # a batch at a time: a click can come between
+                if should_stop is not None and should_stop():
+                    break
+                vectors.ensure(todo[s:s + 512])
+        with self._lock:
+            self._save_vectors()
         try:  # the backbone for drawn boxes; suggestions for stored regions work without it
             self.pipeline()
         except ArtannotError:
@@ -538,7 +604,7 @@ def single_store(data_dir: Path) -> Path:
 
 def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool = False,
                        min_phrase_count: int = 4, vocab: Any = None,
-                       use_judgements: bool = False) -> ScanDataset:
+                       use_judgements: bool = False, text_unit: str = "artwork") -> ScanDataset:
     """SCAN dataset of a collection folder (catalog + feature store), optionally with the
     curators' accepted suggestions as extra one-region training items."""
     from artannot.core.catalog import Catalog
@@ -548,7 +614,7 @@ def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool
         store_dir = features or single_store(cat.data_dir)
         with FeatureStore(store_dir, readonly=True) as store:
             ds = dataset_from_stores(cat, store, coarse=coarse, vocab=vocab,
-                                     min_phrase_count=min_phrase_count)
+                                     min_phrase_count=min_phrase_count, text_unit=text_unit)
             if use_judgements and not coarse:
                 extra = judgement_items(cat, store)
                 if extra:
@@ -603,24 +669,51 @@ def collection_fragments(root: Path, *, split: str = "test", features: Path | No
     return samples
 
 
+def resolve_init(init: Path | str | None, feature_dim: int, *, strict: bool = True
+                 ) -> Path | None:
+    """``"general"`` -> the bundled model's checkpoint; a path stays a path; None -> None.
+
+    Not ``strict`` (the GUI's default), a general model that is missing or made for other
+    region features means "start from scratch" instead of an error.
+    """
+    if init is None or str(init) == "scratch":
+        return None
+    if str(init) != "general":
+        return Path(init)
+    path, why = general_checkpoint()
+    if path is None:
+        if strict:
+            raise ServiceError(why)
+        return None
+    if not strict:
+        from artannot.retrieval.checkpoint import load_checkpoint
+
+        if load_checkpoint(path).model.feature_dim != feature_dim:
+            return None
+    return path
+
+
 def train_collection(root: Path, data_dir: Path, *, config: Any = None,
                      progress: Callable[[Any], None] | None = None,
                      should_stop: ShouldStop | None = None, use_judgements: bool = False,
-                     register_as: str | None = None) -> Any:
+                     register_as: str | None = None, init: Path | str | None = "general") -> Any:
     """Train SCAN on a collection into ``<data_dir>/scan/`` and register ``best.pt``.
 
-    Defaults suit the GUI's “train on this collection” (every phrase counts, words compose
-    unseen phrases); returns the :class:`~artannot.retrieval.train.TrainResult`.
+    Defaults suit the GUI's “train on this collection”: fine-tune the bundled general model
+    (``init="general"``; from scratch with the pretrained phrase encoder when it is missing
+    or the collection's regions come from another backbone), every phrase counts. Returns the
+    :class:`~artannot.retrieval.train.TrainResult`.
     """
     from artannot.retrieval.config import ScanConfig
     from artannot.retrieval.train import train
 
-    cfg = config or ScanConfig(text_encoder="word", min_phrase_count=1, num_epochs=10,
-                               embed_size=512, batch_size=64)
+    cfg = config or ScanConfig(min_phrase_count=1, num_epochs=10, batch_size=64)
     ds = collection_dataset(root, min_phrase_count=cfg.min_phrase_count,
                             use_judgements=use_judgements)
+    init_path = resolve_init(init, ds.feature_dim, strict=False)
     out = Path(data_dir) / SCAN_DIR
-    res = train(ds, cfg, out_dir=out, progress=progress, should_stop=should_stop, resume=True)
+    res = train(ds, cfg, out_dir=out, progress=progress, should_stop=should_stop, resume=True,
+                data_dir=Path(data_dir), init=init_path)
     if register_as and res.best_path is not None:
         from artannot.models import ModelManager
 

@@ -62,9 +62,10 @@ class Suggester:
         self._vocab_cache: tuple[list[str], torch.Tensor] | None = None
 
     @classmethod
-    def from_checkpoint(cls, path: Path | str, device: torch.device | str | None = None
-                        ) -> Suggester:
-        ck = load_checkpoint(path)
+    def from_checkpoint(cls, path: Path | str, device: torch.device | str | None = None,
+                        *, data_dir: Path | None = None) -> Suggester:
+        """``data_dir``: the collection whose phrase-vector cache a pretrained model uses."""
+        ck = load_checkpoint(path, data_dir=data_dir)
         return cls(ck.model, ck.vocab, device)
 
     @property
@@ -74,9 +75,19 @@ class Suggester:
 
     def scorable(self, phrase: str) -> bool:
         """Whether the model can say anything about ``phrase``."""
+        if not phrase.strip():
+            return False
+        vectors = self.vocab.vectors
+        if vectors is not None:  # pretrained encoder: any phrase the text model can embed
+            return phrase in vectors or vectors.can_embed
         if phrase in self.vocab:
             return True
         return self.composes_words and any(i != UNK for i in self.vocab.encode_words(phrase))
+
+    def save_phrase_vectors(self) -> None:
+        """Keep the phrases embedded on demand with the collection (no-op for other models)."""
+        if self.vocab.vectors is not None:
+            self.vocab.vectors.save()
 
     # -- embeddings ----------------------------------------------------------
     def embed_regions(self, features: np.ndarray) -> np.ndarray:

@@ -14,7 +14,13 @@ from typing import Any
 
 import torch
 
-from artannot.retrieval.checkpoint import build_model, load_checkpoint, save_checkpoint
+from artannot.retrieval.checkpoint import (
+    CheckpointError,
+    attach_phrase_vectors,
+    build_model,
+    load_checkpoint,
+    save_checkpoint,
+)
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import ScanDataError, ScanDataset
 from artannot.retrieval.evaluate import RetrievalMetrics, default_device, evaluate_items
@@ -60,14 +66,43 @@ def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=g).tolist()
 
 
+# Options that shape the network: a fine-tuned model takes them from its initial checkpoint.
+ARCHITECTURE_FIELDS = ("embed_size", "word_dim", "text_encoder", "text_model", "phrase_dim",
+                       "mlp_hidden", "num_layers", "bidirectional")
+
+
+def init_from(config: ScanConfig, init: Path | str, feature_dim: int) -> tuple[ScanConfig, dict]:
+    """The config and weights to fine-tune from ``init`` (e.g. the bundled general model).
+
+    Only the pretrained text encoder is vocabulary-free, so only it can move to a new
+    collection's phrases; the region features must come from the same backbone (dimension).
+    """
+    ck = load_checkpoint(init)
+    if not ck.model.uses_phrase_vectors:
+        raise CheckpointError("only models with the pretrained text encoder can be fine-tuned "
+                              "on another collection (their phrases need no vocabulary ids)",
+                              Path(init))
+    if ck.model.feature_dim != feature_dim:
+        raise CheckpointError(
+            f"the initial model was trained on {ck.model.feature_dim}-d region features, this "
+            f"collection's store has {feature_dim}-d ones: detect with the same backbone",
+            Path(init))
+    arch = {k: getattr(ck.config, k) for k in ARCHITECTURE_FIELDS}
+    return config.replace(**arch), ck.model.state_dict()
+
+
 def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
           progress: Callable[[TrainProgress], None] | None = None,
           should_stop: Callable[[], bool] | None = None, resume: bool = True,
-          device: torch.device | str | None = None, val_split: str = "val") -> TrainResult:
+          device: torch.device | str | None = None, val_split: str = "val",
+          data_dir: Path | None = None, init: Path | str | None = None,
+          phrase_progress: Callable[[int, int], None] | None = None) -> TrainResult:
     """Train SCAN on ``dataset``'s train split, validating on ``val_split`` every epoch.
 
     ``should_stop`` is polled between batches; an interrupted epoch is discarded and the run
     resumes from the last completed epoch (``out_dir/last.pt``) when called again.
+    ``init`` fine-tunes from a checkpoint (see :func:`init_from`) instead of from scratch;
+    ``data_dir`` is where the collection keeps its cache of frozen phrase vectors.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +115,7 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
     start_epoch, best_rsum, history, opt_state = 0, float("-inf"), [], None
     last_path, best_path = out / LAST, out / BEST
     if resume and last_path.is_file():
-        ck = load_checkpoint(last_path)
+        ck = load_checkpoint(last_path, data_dir=data_dir)
         if ck.config.to_dict() != config.to_dict():
             # Resume trusts the stored config; a changed number of epochs is allowed.
             config = ck.config.replace(num_epochs=config.num_epochs)
@@ -93,7 +128,23 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
             torch.set_rng_state(ck.rng_state)
     else:
         vocab = dataset.vocab
+        init_state = None
+        if init is not None:
+            config, init_state = init_from(config, init, dataset.feature_dim)
         model = build_model(config, vocab, dataset.feature_dim)
+        if init_state is not None:
+            model.load_state_dict(init_state)
+        if model.uses_phrase_vectors:
+            attach_phrase_vectors(vocab, config, data_dir=data_dir)
+    if model.uses_phrase_vectors:
+        if vocab.vectors is None:
+            attach_phrase_vectors(vocab, config, data_dir=data_dir)
+        # Every phrase of the data is embedded once, up front (and cached with the collection),
+        # so the epochs never run the transformer.
+        vocab.vectors.ensure((p for it in dataset.items for p in it.phrases),
+                             progress=phrase_progress)
+        vocab.vectors.ensure(vocab.phrase_list())
+        vocab.vectors.save()
     model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if opt_state is not None:

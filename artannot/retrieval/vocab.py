@@ -54,6 +54,9 @@ class ScanVocab:
     def __init__(self, phrases: Sequence[str], words: Sequence[str]) -> None:
         self.phrases = _Index(phrases)
         self.words = _Index(words)
+        # Frozen pretrained phrase vectors (text.phrase_vectors.PhraseVectors) for models
+        # with the pretrained text encoder; attached at run time, never stored in the vocab.
+        self.vectors: Any = None
 
     # -- construction -------------------------------------------------------
     @classmethod

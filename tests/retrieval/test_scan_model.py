@@ -10,20 +10,23 @@ from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import encode_texts, pad_features
 from artannot.retrieval.loss import contrastive_loss
 from artannot.retrieval.vocab import ScanVocab
+from tests.retrieval.fake_vectors import fake_vectors
 
 PHRASES = ["red circle", "blue square", "small green triangle", "large red square"]
 
 
 def _vocab() -> ScanVocab:
-    return ScanVocab.build([PHRASES], min_phrase_count=1)
+    vocab = ScanVocab.build([PHRASES], min_phrase_count=1)
+    vocab.vectors = fake_vectors(8)  # used by the pretrained encoder, ignored by the others
+    return vocab
 
 
 def _model(**kw) -> torch.nn.Module:
-    cfg = ScanConfig(embed_size=16, word_dim=8, **kw)
+    cfg = ScanConfig(embed_size=16, word_dim=8, phrase_dim=8, mlp_hidden=16, **kw)
     return build_model(cfg, _vocab(), feature_dim=12)
 
 
-@pytest.mark.parametrize("text_encoder", ["phrase", "word"])
+@pytest.mark.parametrize("text_encoder", ["pretrained", "phrase", "word"])
 @pytest.mark.parametrize("cross_attn", ["i2t", "t2i"])
 @pytest.mark.parametrize("agg", ["AVG", "LSE", "MAX"])
 def test_shapes_and_padding_invariance(text_encoder, cross_attn, agg):

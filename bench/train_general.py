@@ -1,0 +1,109 @@
+"""Train (and evaluate) the bundled general SCAN model on Flickr8k; reproduces
+``models/scan_general_flickr8k.pt``.
+
+Run by hand on a collection made from ``../shared/data/flickr8k`` (never copy the images into
+this repository; a folder of symlinks is enough):
+
+    mkdir -p /tmp/f8k/images && ln -s $PWD/../shared/data/flickr8k/images/* /tmp/f8k/images/
+    rm /tmp/f8k/images/caption_data.json && cp ../shared/data/flickr8k/images/caption_data.json /tmp/f8k/images/
+    .venv/bin/artannot index /tmp/f8k && .venv/bin/artannot phrases /tmp/f8k && .venv/bin/artannot detect /tmp/f8k
+    .venv/bin/python bench/train_general.py /tmp/f8k --export models/scan_general_flickr8k.pt
+
+Everything goes through the app's own code: the catalog's phrases (one text per caption),
+the feature store of ``artannot detect`` (default detector and backbone), the pretrained
+phrase encoder, ``retrieval.train.train``. The test split (500 images) is never trained on;
+the script prints the 5-captions protocol (each image has its 5 captions as correct texts)
+and the one-text-per-image protocol (the union of its captions' phrases), with chance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from artannot.core.catalog import data_dir_for
+from artannot.retrieval.checkpoint import export_checkpoint, load_checkpoint
+from artannot.retrieval.config import ScanConfig
+from artannot.retrieval.evaluate import artwork_scores, format_table, metrics_rows
+from artannot.retrieval.service import collection_dataset
+from artannot.retrieval.train import train
+
+
+def evaluate_split(ckpt: Path, root: Path, data_dir: Path, split: str) -> list:
+    ck = load_checkpoint(ckpt, data_dir=data_dir)
+    rows = []
+    for unit, name in (("field", "5 captions/image"), ("artwork", "1 text/image")):
+        ds = collection_dataset(root, text_unit=unit, vocab=ck.vocab)
+        items = ds.split(split)
+        t0 = time.perf_counter()
+        scores, truth = artwork_scores(ck.model, ck.vocab, items)
+        secs = time.perf_counter() - t0
+        for r in metrics_rows(scores, truth, f"{name}", rerank=True):
+            r.extra.update(seconds=round(secs, 1), chance_r1=round(100 / scores.shape[1], 3))
+            rows.append(r)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("collection", type=Path)
+    ap.add_argument("--out", type=Path, default=Path("runs/general-flickr8k"))
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--embed-size", type=int, default=1024)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--lr-update", type=int, default=8)
+    ap.add_argument("--hardest-after", type=int, default=2)
+    ap.add_argument("--lambda-softmax", type=float, default=9.0)
+    ap.add_argument("--agg", default="AVG")
+    ap.add_argument("--cross-attn", default="i2t")
+    ap.add_argument("--mlp-hidden", type=int, default=1024)
+    ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--export", type=Path, help="write the shippable fp16 checkpoint here")
+    args = ap.parse_args()
+
+    root = args.collection.resolve()
+    data_dir = data_dir_for(root)
+    cfg = ScanConfig(text_encoder="pretrained", embed_size=args.embed_size, lr=args.lr,
+                     lr_update=args.lr_update, num_epochs=args.epochs,
+                     batch_size=args.batch_size, hardest_after=args.hardest_after,
+                     lambda_softmax=args.lambda_softmax, agg=args.agg,
+                     cross_attn=args.cross_attn, mlp_hidden=args.mlp_hidden, min_phrase_count=4)
+    t0 = time.perf_counter()
+    ds = collection_dataset(root, text_unit="field", min_phrase_count=cfg.min_phrase_count)
+    print(f"dataset: {len(ds)} texts, train {len(ds.split('train'))}, val {len(ds.split('val'))}, "
+          f"test {len(ds.split('test'))}; vocabulary {len(ds.vocab.phrases)} phrases "
+          f"({time.perf_counter() - t0:.1f}s)", flush=True)
+
+    def progress(p) -> None:
+        if p.val is not None:
+            print(f"epoch {p.epoch}/{p.num_epochs} {p.epoch_seconds:.0f}s  val i2t R@1 "
+                  f"{p.val.i2t.r1:.1f} t2i R@1 {p.val.t2i.r1:.1f} rsum {p.val.rsum:.1f}", flush=True)
+
+    def phrase_progress(n: int, total: int) -> None:
+        print(f"embedding phrases {n}/{total}", flush=True)
+
+    t0 = time.perf_counter()
+    res = train(ds, cfg, out_dir=args.out, progress=progress, resume=not args.fresh,
+                data_dir=data_dir, phrase_progress=phrase_progress)
+    train_s = time.perf_counter() - t0
+    print(f"trained {res.epochs_done} epochs in {train_s:.0f}s; best val rsum {res.best_rsum:.1f}")
+    rows = evaluate_split(res.best_path, root, data_dir, "test")
+    print(format_table(rows, f"Flickr8k test ({rows[0].n_images} images)"))
+    print(json.dumps({"train_seconds": round(train_s), "config": cfg.to_dict(),
+                      "test": [r.to_dict() for r in rows]}, indent=1))
+    if args.export:
+        prov = (f"SCAN heads (pretrained phrase encoder {cfg.text_model} + proposals/"
+                f"EfficientNet-Lite0 regions) trained by bench/train_general.py on Flickr8k "
+                f"(3,000 train images, 5 captions each; Hodosh et al. 2013, research use; images "
+                f"belong to their Flickr owners); best val rsum {res.best_rsum:.1f}")
+        export_checkpoint(res.best_path, args.export, provenance=prov)
+        print(f"exported {args.export} ({args.export.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
