@@ -32,11 +32,11 @@ from artannot.retrieval.service import collection_dataset
 from artannot.retrieval.train import train
 
 
-def evaluate_split(ckpt: Path, root: Path, data_dir: Path, split: str) -> list:
+def evaluate_split(ckpt: Path, root: Path, data_dir: Path, split: str, sentences: bool) -> list:
     ck = load_checkpoint(ckpt, data_dir=data_dir)
     rows = []
     for unit, name in (("field", "5 captions/image"), ("artwork", "1 text/image")):
-        ds = collection_dataset(root, text_unit=unit, vocab=ck.vocab)
+        ds = collection_dataset(root, text_unit=unit, vocab=ck.vocab, sentences=sentences)
         items = ds.split(split)
         t0 = time.perf_counter()
         scores, truth = artwork_scores(ck.model, ck.vocab, items)
@@ -61,6 +61,8 @@ def main() -> int:
     ap.add_argument("--agg", default="AVG")
     ap.add_argument("--cross-attn", default="i2t")
     ap.add_argument("--mlp-hidden", type=int, default=1024)
+    ap.add_argument("--sentences", action=argparse.BooleanOptionalAction, default=True,
+                    help="each caption's sentence is a text unit too, besides its phrases")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--export", type=Path, help="write the shippable fp16 checkpoint here")
     args = ap.parse_args()
@@ -73,7 +75,8 @@ def main() -> int:
                      lambda_softmax=args.lambda_softmax, agg=args.agg,
                      cross_attn=args.cross_attn, mlp_hidden=args.mlp_hidden, min_phrase_count=4)
     t0 = time.perf_counter()
-    ds = collection_dataset(root, text_unit="field", min_phrase_count=cfg.min_phrase_count)
+    ds = collection_dataset(root, text_unit="field", min_phrase_count=cfg.min_phrase_count,
+                            sentences=args.sentences)
     print(f"dataset: {len(ds)} texts, train {len(ds.split('train'))}, val {len(ds.split('val'))}, "
           f"test {len(ds.split('test'))}; vocabulary {len(ds.vocab.phrases)} phrases "
           f"({time.perf_counter() - t0:.1f}s)", flush=True)
@@ -91,9 +94,10 @@ def main() -> int:
                 data_dir=data_dir, phrase_progress=phrase_progress)
     train_s = time.perf_counter() - t0
     print(f"trained {res.epochs_done} epochs in {train_s:.0f}s; best val rsum {res.best_rsum:.1f}")
-    rows = evaluate_split(res.best_path, root, data_dir, "test")
+    rows = evaluate_split(res.best_path, root, data_dir, "test", args.sentences)
     print(format_table(rows, f"Flickr8k test ({rows[0].n_images} images)"))
     print(json.dumps({"train_seconds": round(train_s), "config": cfg.to_dict(),
+                      "sentences": args.sentences,
                       "test": [r.to_dict() for r in rows]}, indent=1))
     if args.export:
         prov = (f"SCAN heads (pretrained phrase encoder {cfg.text_model} + proposals/"

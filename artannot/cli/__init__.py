@@ -24,7 +24,8 @@ app = typer.Typer(
 SAMPLE_COLLECTION = Path(__file__).resolve().parents[2] / "resources" / "sample_collection"
 
 # Commands that live in their own modules: each has ``register(app)``.
-_COMMAND_MODULES = ("phrases_cmd", "models_cmd", "detect_cmd", "train_cmd", "export_cmd")
+_COMMAND_MODULES = ("phrases_cmd", "models_cmd", "detect_cmd", "train_cmd", "suggest_cmd",
+                    "export_cmd")
 
 
 def _version(value: bool) -> None:

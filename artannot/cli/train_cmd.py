@@ -6,11 +6,10 @@ train and evaluate, ``synthetic:N`` for a generated collection of N scenes with 
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -21,12 +20,7 @@ from artannot.cli.progress import StatusLine, format_eta
 from artannot.core.errors import ArtannotError
 
 if TYPE_CHECKING:
-    from artannot.retrieval.service import RankedPhrase, RegionHit, SuggestionService
     from artannot.retrieval.train import TrainProgress
-
-
-class SuggestError(Exception):
-    """A ``suggest`` request the collection cannot answer; the message says what to run."""
 
 
 # -- train: progress inside an epoch ---------------------------------------------------------
@@ -109,7 +103,8 @@ class TrainMeter:
 
 
 def load_dataset(path: str, *, features: Path | None = None, coarse: bool = False,
-                 min_phrase_count: int = 4, vocab=None, use_judgements: bool = False):
+                 min_phrase_count: int = 4, vocab=None, use_judgements: bool = False,
+                 text_unit: str = "artwork", sentences: bool = False):
     """The SCAN dataset for a collection folder or ``synthetic:N`` (plus fragments if any)."""
     from artannot.retrieval.data import ScanDataset
 
@@ -122,7 +117,23 @@ def load_dataset(path: str, *, features: Path | None = None, coarse: bool = Fals
     from artannot.retrieval.service import collection_dataset
 
     return collection_dataset(Path(path), features=features, coarse=coarse, vocab=vocab,
-                              min_phrase_count=min_phrase_count, use_judgements=use_judgements), []
+                              min_phrase_count=min_phrase_count, use_judgements=use_judgements,
+                              text_unit=text_unit, sentences=sentences), []
+
+
+def collection_data_dir(path: str) -> Path | None:
+    """Where a collection keeps its caches (phrase vectors); None for synthetic sets."""
+    if path.startswith("synthetic:"):
+        return None
+    from artannot.core.catalog import data_dir_for
+
+    return data_dir_for(Path(path).resolve())
+
+
+def phrase_echo(n: int, total: int) -> None:
+    """Progress of the one-off embedding of a collection's phrases by the text model."""
+    if n == total or n % 16384 == 0:
+        typer.echo(f"embedded {n}/{total} new phrases with the text model", err=True)
 
 
 def load_fragments(path: str, split: str, features: Path | None):
@@ -132,124 +143,64 @@ def load_fragments(path: str, split: str, features: Path | None):
     return collection_fragments(Path(path), split=split, features=features)
 
 
-# -- suggest: one artwork of a collection ------------------------------------------------------
-def open_collection(text: str) -> Path:
-    """The collection root for PATH; refuses folders that were never indexed (opening one
-    would quietly index it, e.g. a whole home folder typed by mistake)."""
-    from artannot.core.catalog import data_dir_for
+def checkpoint_path(text: str) -> Path:
+    """A checkpoint file, or ``general`` for the bundled general model."""
+    if text == "general":
+        from artannot.retrieval.service import general_checkpoint
 
-    root = Path(text).expanduser()
-    if not root.is_dir():
-        raise SuggestError(f"no such collection folder: {text}")
-    root = root.resolve()
-    if not (data_dir_for(root) / "catalog.sqlite").is_file():
-        raise SuggestError(f"{text} is not an indexed collection: run `artannot index {text}` "
-                           f"and `artannot detect {text}` first")
-    return root
+        path, why = general_checkpoint()
+        if path is None:
+            raise ValueError(why)
+        return path
+    path = Path(text)
+    if not path.is_file():
+        raise ValueError(f"no such checkpoint: {text}")
+    return path
 
 
-def resolve_artwork_id(ids: Sequence[str], root: Path, given: str) -> str:
-    """The catalog id for ARTWORK: the id itself (the image path relative to the collection)
-    or a path to the image; an unknown id fails with the closest ids as hints."""
-    known = set(ids)
-    want = given.replace("\\", "/").removeprefix("./")
-    if want in known:
-        return want
-    path = Path(given).expanduser()
-    if path.is_file():
+def evaluate_one(path: str, checkpoint: str, *, split: str, features: Path | None,
+                 coarse: bool, shard: int, fragments: bool, rerank: bool, text_unit: str,
+                 sentences: bool, label_prefix: bool) -> list:
+    """The rows of one checkpoint: artwork level, then fragments (GT boxes) when there are."""
+    from artannot.retrieval.checkpoint import load_checkpoint
+    from artannot.retrieval.evaluate import (
+        artwork_scores,
+        default_device,
+        fragment_scores,
+        metrics_rows,
+        model_label,
+    )
+
+    ckpt = checkpoint_path(checkpoint)
+    ck = load_checkpoint(ckpt, data_dir=collection_data_dir(path))
+    ds, frags = load_dataset(path, features=features, coarse=coarse, vocab=ck.vocab,
+                             text_unit=text_unit, sentences=sentences)
+    label = model_label(ck.model)
+    if label_prefix:
+        label = f"{checkpoint if checkpoint == 'general' else ckpt.parent.name + '/' + ckpt.name}: {label}"
+    items = ds.split(split)
+    if not items:
+        raise ValueError(f"no artwork with features and phrases in the {split} split")
+    scores, truth = artwork_scores(ck.model, ds.vocab, items, shard=shard, device=default_device())
+    rows = metrics_rows(scores, truth, label, rerank)
+    chance = {"chance_r1_i2t": 100.0 * len(truth[0]) / scores.shape[1] if truth else 0.0,
+              "chance_r1_t2i": 100.0 / scores.shape[0]}
+    for r in rows:
+        r.extra.update(chance)
+    if fragments and not path.startswith("synthetic:") and not coarse:
+        frags = load_fragments(path, split, features)
+        if not frags:
+            typer.echo(f"no annotated artworks in the {split} split: no fragment evaluation",
+                       err=True)
+    if frags:
+        scores, truth = fragment_scores(ck.model, ck.vocab, frags)
+        rows += metrics_rows(scores, truth, label + " fragments (GT boxes)", rerank)
+    if ck.vocab.vectors is not None:
         try:
-            rel = path.resolve().relative_to(root).as_posix()
-        except ValueError:
-            rel = ""
-        if rel in known:
-            return rel
-    close = difflib.get_close_matches(want, list(ids), n=3, cutoff=0.5)
-    by_name = [i for i in ids if Path(i).name == Path(want).name and i not in close]
-    hints = (close + by_name)[:3]
-    if hints:
-        raise SuggestError(f"no artwork {given!r} in {root}; did you mean {', '.join(hints)}?")
-    raise SuggestError(f"no artwork {given!r} in {root} (ids are image paths relative to the "
-                       "collection, e.g. images/name.jpg)")
-
-
-def stored_regions(svc: SuggestionService, artwork_id: str, collection: str) -> Any:
-    """The artwork's detected regions (a RegionSet), or an error that says how to get them."""
-    rs = svc.regions(artwork_id) if svc.store_dir is not None else None
-    if rs is None or not len(rs):
-        raise SuggestError(f"no detected regions for {artwork_id}: run `artannot detect {collection}`")
-    return rs
-
-
-def require_model(svc: SuggestionService, collection: str) -> None:
-    if not svc.available:
-        raise SuggestError(f"{svc.why_unavailable()} Run `artannot train {collection}`, "
-                           "or pass --checkpoint.")
-
-
-def voc_box(box: Any) -> list[float]:
-    """A Box as plain floats for JSON, rounded: stored boxes are float32 (96.12000274...)."""
-    return [round(float(v), 2) for v in (box.xmin, box.ymin, box.xmax, box.ymax)]
-
-
-def box_text(values: Sequence[float]) -> str:
-    """VOC ``xmin,ymin,xmax,ymax``, whole pixels without decimals (``12,30.5,200,181``)."""
-    return ",".join(f"{v:.2f}".rstrip("0").rstrip(".") for v in values)
-
-
-def region_rows(boxes: Sequence[Any]) -> list[dict[str, Any]]:
-    return [{"region": i, "box": voc_box(b)} for i, b in enumerate(boxes)]
-
-
-def phrase_rows(ranked: Sequence[RankedPhrase], top_k: int) -> list[dict[str, Any]]:
-    """The service's list (the artwork's own phrases first, each origin best first), cut to
-    ``top_k`` per origin: a long description has dozens of phrases the user did not ask for."""
-    rows: list[dict[str, Any]] = []
-    per_origin: dict[str, int] = {}
-    for r in ranked:
-        per_origin[r.origin] = per_origin.get(r.origin, 0) + 1
-        if per_origin[r.origin] <= top_k:
-            rows.append({"rank": len(rows) + 1, "score": r.score, "phrase": r.phrase,
-                         "label": r.label, "origin": r.origin, "in_vocab": r.in_vocab})
+            ck.vocab.vectors.save()
+        except OSError:
+            pass  # a cache next to a read-only collection
     return rows
-
-
-def hit_rows(hits: Sequence[RegionHit]) -> list[dict[str, Any]]:
-    return [{"rank": h.rank, "score": h.score, "region": h.region, "box": voc_box(h.box),
-             "attention": h.attention} for h in hits]
-
-
-def row_line(row: dict[str, Any]) -> str:
-    """One tab-separated output line for a region, a ranked phrase or a ranked region."""
-    box = box_text(row.get("box", ()))
-    if "rank" not in row:
-        return f"region {row['region']}\t{box}"
-    if "phrase" in row:
-        return f"{row['rank']}\t{row['score']:.3f}\t{row['label']}\t{row['origin']}"
-    return f"{row['rank']}\t{row['score']:.3f}\tregion {row['region']}\t{box}\t" \
-           f"attention {row['attention']:.3f}"
-
-
-def suggest_rows(svc: SuggestionService, artwork_id: str, collection: str, *,
-                 region: int | None, phrase: str | None,
-                 artwork_phrases: Sequence[tuple[str, str]], top_k: int) -> list[dict[str, Any]]:
-    """What ``suggest`` prints, as rows: the regions, phrases for one, or regions for a phrase."""
-    rs = stored_regions(svc, artwork_id, collection)
-    boxes = rs.box_list()
-    if region is None and phrase is None:
-        return region_rows(boxes)
-    if region is not None and not 0 <= region < len(boxes):
-        raise SuggestError(f"region {region} is out of range: {artwork_id} has {len(boxes)} "
-                           f"regions (0-{len(boxes) - 1})")
-    require_model(svc, collection)
-    if region is not None:
-        return phrase_rows(svc.phrases_for_box(artwork_id, boxes[region], artwork_phrases,
-                                               top_k=top_k), top_k)
-    from artannot.text.phrases import normalise_label
-
-    norm = normalise_label(phrase or "")
-    if not norm:
-        raise SuggestError("--phrase is empty")
-    return hit_rows(svc.regions_for_phrase(artwork_id, norm, top_k=top_k).hits)
 
 
 def register(app: typer.Typer) -> None:
@@ -266,7 +217,12 @@ def register(app: typer.Typer) -> None:
                           "where the GUI looks.")] = None,
         features: Annotated[Path | None, typer.Option(help="Feature store folder.")] = None,
         coarse: Annotated[bool, typer.Option(help="Whole-image feature (k=1).")] = False,
-        text_encoder: Annotated[str, typer.Option("--text-encoder", help="phrase | word")] = default.text_encoder,
+        text_encoder: Annotated[str, typer.Option("--text-encoder", help="pretrained (frozen text model + learned projection) | phrase | word (the thesis' BiGRU encoders, from scratch)")] = default.text_encoder,
+        text_model: Annotated[str, typer.Option("--text-model", help="Model manager name of the frozen text model (pretrained encoder).")] = default.text_model,
+        mlp_hidden: Annotated[int, typer.Option("--mlp-hidden", help="Hidden size of the pretrained projection's residual MLP (0: linear).")] = default.mlp_hidden,
+        init: Annotated[str, typer.Option("--init", help="auto (the bundled general model when it fits, else scratch) | general | scratch | a checkpoint file to fine-tune.")] = "auto",
+        text_unit: Annotated[str, typer.Option("--text-unit", help="artwork (one phrase sequence per artwork) | field (one text per metadata field, e.g. per caption).")] = "artwork",
+        sentences: Annotated[bool, typer.Option("--sentences/--no-sentences", help="Also use each field's sentences as text units (pretrained encoder).")] = False,
         cross_attn: Annotated[str, typer.Option("--cross-attn", help="i2t | t2i")] = default.cross_attn,
         agg: Annotated[str, typer.Option(help="AVG | LSE | MAX")] = default.agg,
         raw_feature_norm: Annotated[str, typer.Option("--raw-feature-norm")] = default.raw_feature_norm,
@@ -291,7 +247,12 @@ def register(app: typer.Typer) -> None:
         register_as: Annotated[str | None, typer.Option("--register", help="Register best.pt with the model manager under this name.")] = None,
         use_judgements: Annotated[bool, typer.Option("--use-judgements", help="Add the curators' accepted suggestions (catalog judgements) as training pairs.")] = False,
     ) -> None:
-        """Train SCAN; Ctrl+C stops after the current batch and `train` again resumes."""
+        """Train SCAN; Ctrl+C stops after the current batch and `train` again resumes.
+
+        By default the model fine-tunes the bundled general model (pretrained phrase encoder,
+        trained on Flickr8k) instead of starting from scratch.
+        """
+        from artannot.retrieval.service import resolve_init
         from artannot.retrieval.train import train
 
         args = dict(locals())
@@ -299,7 +260,14 @@ def register(app: typer.Typer) -> None:
         stop = {"flag": False}
         try:
             ds, _ = load_dataset(path, features=features, coarse=coarse,
-                                 min_phrase_count=min_phrase_count, use_judgements=use_judgements)
+                                 min_phrase_count=min_phrase_count, use_judgements=use_judgements,
+                                 text_unit=text_unit, sentences=sentences)
+            if init == "auto":
+                init_path = (resolve_init("general", ds.feature_dim, strict=False)
+                             if cfg.text_encoder == "pretrained" else None)
+            else:
+                init_path = resolve_init(init, ds.feature_dim)
+            typer.echo(f"initial weights: {init_path or 'random (from scratch)'}", err=True)
             if out is None:
                 if path.startswith("synthetic:"):
                     raise ValueError("--out is required for a synthetic collection")
@@ -310,7 +278,9 @@ def register(app: typer.Typer) -> None:
             meter = TrainMeter()
             try:
                 res = train(ds, cfg, out_dir=out, progress=meter, resume=not fresh,
-                            device=device, should_stop=lambda: stop["flag"])
+                            device=device, should_stop=lambda: stop["flag"],
+                            data_dir=collection_data_dir(path), init=init_path,
+                            phrase_progress=phrase_echo)
             except KeyboardInterrupt:
                 meter.status.end()
                 typer.echo("interrupted; run the same command to resume", err=True)
@@ -329,7 +299,9 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         path: Annotated[str, typer.Argument(help="Collection folder, or synthetic:N.")],
-        checkpoint: Annotated[Path, typer.Option("--checkpoint", exists=True, dir_okay=False)],
+        checkpoint: Annotated[list[str], typer.Option(
+            "--checkpoint", help="SCAN checkpoint file, or 'general' for the bundled model; "
+                                 "repeat to compare several models in one table.")],
         split: Annotated[str, typer.Option()] = "test",
         features: Annotated[Path | None, typer.Option(help="Feature store folder.")] = None,
         coarse: Annotated[bool, typer.Option()] = False,
@@ -340,32 +312,20 @@ def register(app: typer.Typer) -> None:
             help="Also rank phrases per ground-truth VOC box and boxes per phrase (thesis 4.4).")] = True,
         rerank: Annotated[bool, typer.Option(
             "--rerank", help="Add rows with Engilberge's asymmetric re-ranking of the same scores.")] = False,
+        text_unit: Annotated[str, typer.Option("--text-unit", help="artwork: one text per artwork (thesis) | field: one per metadata field, all correct for their image (Flickr's 5 captions).")] = "artwork",
+        sentences: Annotated[bool, typer.Option("--sentences/--no-sentences", help="Texts also hold their sentences as units (as the model was trained).")] = False,
     ) -> None:
-        """Recall@1/5/10 both directions (thesis Table 4.1 layout, or JSON)."""
-        from artannot.retrieval.checkpoint import load_checkpoint
-        from artannot.retrieval.evaluate import (
-            artwork_scores,
-            default_device,
-            format_table,
-            fragment_scores,
-            metrics_rows,
-            model_label,
-        )
+        """Recall@1/5/10 both directions (thesis Table 4.1 layout, or JSON); several
+        --checkpoint options give one row each, on the same texts."""
+        from artannot.retrieval.evaluate import format_table
 
+        rows = []
         try:
-            ck = load_checkpoint(checkpoint)
-            ds, frags = load_dataset(path, features=features, coarse=coarse, vocab=ck.vocab)
-            label = model_label(ck.model)
-            scores, truth = artwork_scores(ck.model, ds.vocab, ds.split(split), shard=shard,
-                                           device=default_device())
-            rows = metrics_rows(scores, truth, label, rerank)
-            if fragments and not path.startswith("synthetic:") and not coarse:
-                frags = load_fragments(path, split, features)
-                if not frags:
-                    typer.echo(f"no annotated artworks in the {split} split: no fragment evaluation", err=True)
-            if frags:
-                scores, truth = fragment_scores(ck.model, ck.vocab, frags)
-                rows += metrics_rows(scores, truth, label + " fragments (GT boxes)", rerank)
+            for ckpt in checkpoint:
+                rows += evaluate_one(path, ckpt, split=split, features=features, coarse=coarse,
+                                     shard=shard, fragments=fragments, rerank=rerank,
+                                     text_unit=text_unit, sentences=sentences,
+                                     label_prefix=len(checkpoint) > 1)
         except (ArtannotError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -394,51 +354,3 @@ def register(app: typer.Typer) -> None:
         else:
             for r in rows:
                 typer.echo(r.line())
-
-    @app.command("suggest")
-    def suggest_cmd(
-        path: Annotated[str, typer.Argument(help="Collection folder (after `artannot detect`).")],
-        artwork: Annotated[str, typer.Argument(
-            help="Artwork id: the image path relative to the collection, e.g. images/wave.jpg.")],
-        region: Annotated[int | None, typer.Option(help="Stored region index -> best phrases.")] = None,
-        phrase: Annotated[str | None, typer.Option(help="Phrase -> best regions of the artwork.")] = None,
-        top_k: Annotated[int, typer.Option("--top-k", min=1, help="Regions for --phrase; phrases of "
-                                           "each origin (the artwork's own, the collection's) "
-                                           "for --region.")] = 10,
-        checkpoint: Annotated[Path | None, typer.Option(
-            "--checkpoint", help="SCAN checkpoint; default: the model the GUI uses for this "
-                           "collection.")] = None,
-        as_json: Annotated[bool, typer.Option("--json")] = False,
-    ) -> None:
-        """Phrases for a stored region (the artwork's own phrases first), or regions for a phrase;
-        without --region or --phrase, list the artwork's regions."""
-        from artannot.core.catalog import Catalog, data_dir_for
-        from artannot.retrieval.service import SuggestionService
-
-        svc = None
-        try:
-            if region is not None and phrase is not None:
-                raise SuggestError("give --region or --phrase, not both")
-            if checkpoint is not None and not checkpoint.is_file():
-                raise SuggestError(f"no such checkpoint: {checkpoint}")
-            root = open_collection(path)
-            with Catalog.open(root) as cat:
-                artwork_id = resolve_artwork_id([a.id for a in cat.artworks()], root, artwork)
-                own = [(p.norm, p.text) for p in cat.phrases(artwork_id)]
-            svc = SuggestionService(root, data_dir_for(root), checkpoint=checkpoint)
-            rows = suggest_rows(svc, artwork_id, path, region=region, phrase=phrase,
-                                artwork_phrases=own, top_k=top_k)
-        except (SuggestError, ArtannotError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
-        finally:
-            if svc is not None:
-                svc.close()
-        if as_json:
-            typer.echo(json.dumps(rows, indent=2))
-            return
-        for row in rows:
-            typer.echo(row_line(row))
-        if region is None and phrase is None:
-            typer.echo("pass --region N for phrases of a region, or --phrase TEXT for the "
-                       "regions of a phrase", err=True)

@@ -130,24 +130,46 @@ class ScanDataset:
 TEXT_UNITS: tuple[str, ...] = ("artwork", "field")
 
 
-def texts_of(phrases: Sequence[Any], unit: str) -> list[list[str]]:
+def texts_of(phrases: Sequence[Any], unit: str,
+             field_texts: dict[str, str] | None = None) -> list[list[str]]:
     """An artwork's phrase records as texts: one sequence (the thesis' protocol) or one per
-    metadata field (a caption of a Karpathy file: Flickr's 5-captions protocol)."""
+    metadata field (a caption of a Karpathy file: Flickr's 5-captions protocol).
+
+    With ``field_texts`` each text also holds the sentences of its fields as units of their
+    own (after its phrases): a pretrained encoder reads a whole sentence ("a dog jumps over
+    a fence") as well as its noun phrases, and training then also aligns what the phrases
+    leave out (verbs, relations). Suggestions still rank phrases.
+    """
     if unit not in TEXT_UNITS:
         raise ValueError(f"text unit must be one of {TEXT_UNITS}, not {unit!r}")
-    if unit == "artwork":
-        return [[n for p in phrases if (n := getattr(p, "norm", p))]]
     by_field: dict[str, list[str]] = {}
     for p in phrases:
         n = getattr(p, "norm", p)
         if n:
             by_field.setdefault(str(getattr(p, "field", "")), []).append(n)
-    return list(by_field.values())
+    groups = list(by_field.items())
+    if unit == "artwork":
+        groups = [("", [n for _, ns in groups for n in ns])] if groups else []
+        fields_of = {"": list(by_field)}
+    else:
+        fields_of = {f: [f] for f in by_field}
+    if field_texts is None:
+        return [ns for _, ns in groups]
+    return [ns + [s for f in fields_of[key] for s in sentence_units(field_texts.get(f, ""))]
+            for key, ns in groups]
+
+
+def sentence_units(text: str) -> list[str]:
+    """The sentences of a metadata field, normalised like phrases (lower case, one space)."""
+    from artannot.text.karpathy import split_sentences
+
+    return [" ".join(text[a:b].lower().split()).rstrip(" .") for a, b in split_sentences(text)]
 
 
 def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
                         coarse: bool = False, vocab: ScanVocab | None = None,
-                        min_phrase_count: int = 4, text_unit: str = "artwork") -> ScanDataset:
+                        min_phrase_count: int = 4, text_unit: str = "artwork",
+                        sentences: bool = False) -> ScanDataset:
     """Build the dataset from the collection catalog and the region feature store.
 
     ``coarse`` uses the whole-image feature (k = 1, thesis chapter 3) instead of the regions.
@@ -166,6 +188,7 @@ def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
             continue
         feats = np.asarray(rec.whole_image_feature)[None, :] if coarse else np.asarray(rec.features)
         split = getattr(art, "split", None) or "train"
-        for text in texts_of(catalog.phrases(aid), text_unit):
+        fields = dict(getattr(art, "fields", None) or {}) if sentences else None
+        for text in texts_of(catalog.phrases(aid), text_unit, fields):
             items.append(ArtworkItem(str(aid), feats, text, split))
     return ScanDataset(items, vocab, min_phrase_count=min_phrase_count)

@@ -604,7 +604,8 @@ def single_store(data_dir: Path) -> Path:
 
 def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool = False,
                        min_phrase_count: int = 4, vocab: Any = None,
-                       use_judgements: bool = False, text_unit: str = "artwork") -> ScanDataset:
+                       use_judgements: bool = False, text_unit: str = "artwork",
+                       sentences: bool = False) -> ScanDataset:
     """SCAN dataset of a collection folder (catalog + feature store), optionally with the
     curators' accepted suggestions as extra one-region training items."""
     from artannot.core.catalog import Catalog
@@ -614,7 +615,8 @@ def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool
         store_dir = features or single_store(cat.data_dir)
         with FeatureStore(store_dir, readonly=True) as store:
             ds = dataset_from_stores(cat, store, coarse=coarse, vocab=vocab,
-                                     min_phrase_count=min_phrase_count, text_unit=text_unit)
+                                     min_phrase_count=min_phrase_count, text_unit=text_unit,
+                                     sentences=sentences)
             if use_judgements and not coarse:
                 extra = judgement_items(cat, store)
                 if extra:
@@ -710,7 +712,9 @@ def train_collection(root: Path, data_dir: Path, *, config: Any = None,
     cfg = config or ScanConfig(min_phrase_count=1, num_epochs=10, batch_size=64)
     ds = collection_dataset(root, min_phrase_count=cfg.min_phrase_count,
                             use_judgements=use_judgements)
-    init_path = resolve_init(init, ds.feature_dim, strict=False)
+    # Only the pretrained text encoder can start from another collection's model.
+    init_path = (resolve_init(init, ds.feature_dim, strict=False)
+                 if cfg.text_encoder == "pretrained" else None)
     out = Path(data_dir) / SCAN_DIR
     res = train(ds, cfg, out_dir=out, progress=progress, should_stop=should_stop, resume=True,
                 data_dir=Path(data_dir), init=init_path)

@@ -134,8 +134,6 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
         model = build_model(config, vocab, dataset.feature_dim)
         if init_state is not None:
             model.load_state_dict(init_state)
-        if model.uses_phrase_vectors:
-            attach_phrase_vectors(vocab, config, data_dir=data_dir)
     if model.uses_phrase_vectors:
         if vocab.vectors is None:
             attach_phrase_vectors(vocab, config, data_dir=data_dir)

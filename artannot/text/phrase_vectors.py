@@ -116,7 +116,12 @@ class PhraseVectors:
         if not missing:
             return 0
         if self._embed is None:
-            raise KeyError(f"no vector for {missing[0]!r} and no encoder to make one")
+            from artannot.core.errors import ModelError
+
+            raise ModelError(
+                f"the text model {self.model!r} is unavailable, so {len(missing)} phrase(s) "
+                f"such as {missing[0]!r} cannot be embedded; see `artannot models list` and "
+                "`artannot models verify`")
         for s in range(0, len(missing), batch):
             part = missing[s:s + batch]
             self.add(part, self._embed(part))

@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from artannot.cli.progress import StatusLine, format_eta
+from artannot.cli import suggest_cmd
 from artannot.cli.train_cmd import TrainMeter, register, train_etas
 from artannot.core.catalog import Catalog
 from artannot.retrieval.service import SuggestionService
@@ -24,6 +25,7 @@ from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_cop
 def _app() -> typer.Typer:
     app = typer.Typer()
     register(app)
+    suggest_cmd.register(app)
     return app
 
 
