@@ -1,7 +1,8 @@
 """SCAN on the synthetic collection with known answers: R@1/5/10 both ways, seconds per epoch.
 
 Run by hand:  .venv/bin/python bench/bench_scan.py --scenes 1000 --epochs 15
-Compares the two text encoders (phrase | word) and the two formulations (i2t | t2i), plus the
+Compares the text encoders (pretrained: frozen all-MiniLM-L6-v2 + projection | phrase | word)
+and the two formulations (i2t | t2i), plus the
 coarse k=1 model, and fragment-level recall on the ground-truth boxes. Features are the
 pixel-derived synthetic features of artannot.retrieval.synthetic (not a CNN: a backbone with
 random weights would carry less information than these).
@@ -48,7 +49,8 @@ def main() -> None:
                                                splits=(0.8, 0.1, 0.1))
         ds = ScanDataset(items, min_phrase_count=1)
         test_frags = [f for f, s in zip(frags, scenes) if s.split == "test"]
-        combos = only or [("phrase", "i2t"), ("phrase", "t2i"), ("word", "i2t"), ("word", "t2i")]
+        combos = only or [("pretrained", "i2t"), ("pretrained", "t2i"), ("phrase", "i2t"),
+                          ("phrase", "t2i"), ("word", "i2t"), ("word", "t2i")]
         for enc, ca in (combos if not coarse else combos[:1]):
             cfg = ScanConfig(embed_size=a.embed_size, word_dim=300, text_encoder=enc,
                              cross_attn=ca, num_epochs=a.epochs, batch_size=a.batch_size,

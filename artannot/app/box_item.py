@@ -7,6 +7,8 @@ the same at 5% and 800% zoom.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem, QWidget
@@ -39,6 +41,16 @@ CURSORS = {
 MANUAL_COLOR = QColor(0, 200, 90)
 PROPOSAL_COLOR = QColor(255, 150, 0)
 SELECTED_COLOR = QColor(255, 230, 0)
+NO_LABEL = "(no label)"
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalLabel:
+    """The model's best phrase for an unnamed proposal: drawn on the box instead of
+    "(no label)", and the label the box gets when the curator accepts it."""
+
+    label: str  # surface text, as the VOC file will hold it
+    score: float  # SCAN similarity of the box and the phrase
 
 
 def handle_points(rect: QRectF) -> dict[str, QPointF]:
@@ -58,6 +70,7 @@ class BoxItem(QGraphicsRectItem):
         super().__init__(rect)
         self.index = index
         self._region = region
+        self._hint: ProposalLabel | None = None
         self._view_scale = 1.0
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setZValue(10)
@@ -75,6 +88,20 @@ class BoxItem(QGraphicsRectItem):
 
     def is_proposal(self) -> bool:
         return self._region.source != "manual"
+
+    def set_hint(self, hint: ProposalLabel | None) -> None:
+        if hint != self._hint:
+            self._hint = hint
+            self.update()
+
+    def label_text(self) -> str:
+        """What the box shows: its phrase, else (a proposal) the model's best phrase and score."""
+        if self.is_proposal() and not self._region.phrase and self._hint is not None:
+            return f"{self._hint.label}  {self._hint.score:.2f}"
+        text = self._region.phrase or NO_LABEL
+        if self.is_proposal() and self._region.score is not None:
+            text = f"{text}  {self._region.score:.2f}"
+        return text
 
     def set_view_scale(self, scale: float) -> None:
         """Handles are sized in screen pixels: the bounding rect depends on the zoom."""
@@ -143,9 +170,7 @@ class BoxItem(QGraphicsRectItem):
                 painter.drawRect(QRectF(p.x() - h / 2, p.y() - h / 2, h, h))
 
     def _paint_label(self, painter: QPainter, r: QRectF, color: QColor) -> None:
-        text = self._region.phrase or "(no label)"
-        if self.is_proposal() and self._region.score is not None:
-            text = f"{text}  {self._region.score:.2f}"
+        text = self.label_text()
         painter.save()
         origin = painter.worldTransform().map(r.topLeft())
         box_w = painter.worldTransform().mapRect(r).width()

@@ -8,6 +8,7 @@ drag is one undo step however many mouse moves it took.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -30,15 +31,44 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from artannot.app.box_item import CURSORS, HANDLES, BoxItem, box_to_rect, clamp_offset, snap_rect
+from artannot.app.box_item import (
+    CURSORS,
+    HANDLES,
+    BoxItem,
+    ProposalLabel,
+    box_to_rect,
+    clamp_offset,
+    snap_rect,
+)
 from artannot.app.commands import RegionDocument
 from artannot.app.pyramid import PyramidLoader, preview_factor, read_info
 from artannot.core.errors import ImageError
+from artannot.core.geometry import Box
+from artannot.core.model import Region
 
 ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
 FIT_MARGIN = 0.98  # fit a little inside the viewport: see fit_window
 DRAG_THRESHOLD_PX = 3
+DEFAULT_SHOWN_PROPOSALS = 5  # detector proposals drawn at first; the rest wait behind a slider
+
+
+def hidden_proposals(regions: Sequence[Region], limit: int | None) -> set[int]:
+    """Indices of the detector proposals not drawn: all but the ``limit`` best (None: none).
+
+    Ranked by detector score, not by the phrase score of their labels: the detector score is
+    there the moment proposals appear and never changes, so the few boxes a curator is looking
+    at (and pressing Enter on) do not reshuffle when the phrase labels arrive from the worker a
+    moment later, and the choice is the same with or without a model. The label and its score
+    are on each box to decide with. Accepting or rejecting one brings the next one in, so the
+    curator works through the proposals a few at a time. Manual boxes and search suggestions
+    (added one by one on request) are always drawn.
+    """
+    if limit is None:
+        return set()
+    ranked = sorted((i for i, r in enumerate(regions) if r.source == "detector"),
+                    key=lambda i: -(regions[i].score or 0.0))  # stable: ties keep their order
+    return set(ranked[max(limit, 0):])
 
 
 class Mode(Enum):
@@ -96,6 +126,9 @@ class AnnotationCanvas(QGraphicsView):
         self._draw_item: QGraphicsRectItem | None = None
         self._pan_origin: QPointF | None = None
         self._boxes_visible = True
+        self._proposal_limit: int | None = DEFAULT_SHOWN_PROPOSALS
+        self._hidden: set[int] = set()  # detector proposals beyond the limit
+        self._labels: dict[Box, ProposalLabel] = {}  # model's best phrase per proposal box
         self._auto_fit = True  # keep fitting on resize until the user picks a zoom
         self._fitting = False
         self._scene.selectionChanged.connect(self._emit_selection)
@@ -250,10 +283,12 @@ class AnnotationCanvas(QGraphicsView):
             for i, region in enumerate(self._doc.regions()):
                 item = BoxItem(i, box_to_rect(region.box), region)
                 item.set_view_scale(self.scale_factor())
-                item.setVisible(self._boxes_visible)
+                item.set_hint(self._labels.get(region.box))
                 self._scene.addItem(item)
-                item.setSelected(i in select)
                 self._items.append(item)
+            self._apply_visibility()
+            for item in self._items:  # hidden proposals refuse selection: Enter skips them
+                item.setSelected(item.index in select)
         self._scene.blockSignals(False)
         self._emit_selection()
 
@@ -262,6 +297,40 @@ class AnnotationCanvas(QGraphicsView):
         for i in indices:
             region = self._doc.region(i)
             self._items[i].set_region(region, box_to_rect(region.box))
+            self._items[i].set_hint(self._labels.get(region.box))
+        self._apply_visibility()  # an accepted proposal makes room for the next one
+
+    def _apply_visibility(self) -> None:
+        self._hidden = hidden_proposals([it.region for it in self._items], self._proposal_limit)
+        for item in self._items:
+            item.setVisible(self._boxes_visible and item.index not in self._hidden)
+
+    # -- proposals: labels and how many are drawn -------------------------------------
+    def set_proposal_limit(self, limit: int | None) -> None:
+        """Draw only the ``limit`` best detector proposals (None: all); the rest stay."""
+        self._proposal_limit = limit
+        self._apply_visibility()
+
+    def proposal_limit(self) -> int | None:
+        return self._proposal_limit
+
+    def shown_indices(self) -> list[int]:
+        """Regions not held back by the proposal limit (what Ctrl+A selects)."""
+        return [it.index for it in self._items if it.index not in self._hidden]
+
+    def add_proposal_labels(self, labels: Mapping[Box, ProposalLabel]) -> None:
+        """The model's best phrase for proposal boxes; kept until ``clear_proposal_labels``."""
+        self._labels.update(labels)
+        for item in self._items:
+            item.set_hint(self._labels.get(item.region.box))
+
+    def clear_proposal_labels(self) -> None:
+        self._labels.clear()
+        for item in self._items:
+            item.set_hint(None)
+
+    def proposal_label(self, box: Box) -> ProposalLabel | None:
+        return self._labels.get(box)
 
     def selected_indices(self) -> list[int]:
         return sorted(it.index for it in self._items if it.isSelected())
@@ -282,8 +351,7 @@ class AnnotationCanvas(QGraphicsView):
 
     def set_boxes_visible(self, visible: bool) -> None:
         self._boxes_visible = visible
-        for item in self._items:
-            item.setVisible(visible)
+        self._apply_visibility()
 
     def boxes_visible(self) -> bool:
         return self._boxes_visible

@@ -7,7 +7,7 @@ clean index", so undoing back to the saved state makes the artwork clean again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QUndoStack
 from PySide6.QtWidgets import QDialog, QSplitter, QVBoxLayout, QWidget
 
-from artannot.app.box_item import box_to_rect, clamp_offset, rect_to_box, snap_rect
+from artannot.app.box_item import ProposalLabel, box_to_rect, clamp_offset, rect_to_box, snap_rect
 from artannot.app.canvas import AnnotationCanvas, Mode
 from artannot.app.commands import (
     NUDGE_MERGE_ID,
@@ -29,6 +29,7 @@ from artannot.app.commands import (
 from artannot.app.label_editor import LabelDialog, LabelValues, merge_phrases
 from artannot.app.objects_panel import ObjectsPanel
 from artannot.app.shortcuts import ACTIONS, create_action
+from artannot.core.geometry import Box
 from artannot.core.model import Annotation, Region
 
 DUPLICATE_OFFSET = 10
@@ -92,6 +93,7 @@ class AnnotationEditor(QWidget):
         self._close_dialog()
         self._pending_label = None
         self._canvas.set_mode(Mode.SELECT)
+        self._canvas.clear_proposal_labels()  # they named the previous artwork's boxes
         self._stack.clear()
         self._image_path = Path(image_path) if image_path is not None else None
         self._canvas.set_image(self._image_path, annotation.width, annotation.height)
@@ -168,6 +170,21 @@ class AnnotationEditor(QWidget):
     def add_proposals(self, regions: Sequence[Region]) -> None:
         """Add detector/suggestion boxes (drawn dashed until accepted) as one undo step."""
         self._insert([self._fresh_copy(r) for r in regions], "Add proposals")
+
+    def add_proposal_labels(self, labels: Mapping[Box, ProposalLabel]) -> None:
+        """Show the model's best phrase on proposals (by box); accepting one gives it that phrase.
+
+        A view hint, not an edit: no undo step, nothing dirty, nothing saved until accepted.
+        """
+        self._canvas.add_proposal_labels(labels)
+
+    def set_proposal_limit(self, limit: int | None) -> None:
+        """Draw only the ``limit`` best detector proposals; the others are kept, not deleted."""
+        self._canvas.set_proposal_limit(limit)
+
+    def pending_proposals(self) -> list[Region]:
+        """Proposals not accepted yet, in document order (shown or held back by the limit)."""
+        return [r for r in self._doc.regions() if r.source != "manual"]
 
     def label_selected(self, phrase: str) -> bool:
         """Give every selected box ``phrase`` (one undo step); False when none is selected."""
@@ -253,7 +270,8 @@ class AnnotationEditor(QWidget):
             self.proposalsRejected.emit(rejected)
 
     def accept_selected(self) -> None:
-        """Selected proposals become manual boxes (solid); snapped to whole pixels."""
+        """Selected proposals become manual boxes (solid), snapped to whole pixels; an unnamed
+        one takes the phrase shown on it (the model's best), so Enter is a labelled box."""
         w, h = self._canvas.image_size()
         new = {}
         for i in self.selected_indices():
@@ -261,7 +279,9 @@ class AnnotationEditor(QWidget):
             if region.source != "manual":
                 x0, y0, x1, y1 = region.box.to_edges()
                 box = rect_to_box(snap_rect(x0, y0, x1, y1, w, h))
-                new[i] = with_attrs(region, source="manual", box=box)
+                hint = self._canvas.proposal_label(region.box)
+                phrase = region.phrase or (" ".join(hint.label.split()) if hint is not None else "")
+                new[i] = with_attrs(region, source="manual", box=box, phrase=phrase)
         if new:
             self._replace(new, "Accept proposal")
             self.proposalsAccepted.emit(list(new.values()))
@@ -374,7 +394,7 @@ class AnnotationEditor(QWidget):
             "duplicate": self.duplicate_selected,
             "paste_previous": self.pastePreviousRequested.emit,
             "accept_proposal": self.accept_selected,
-            "select_all": lambda: c.select_indices(list(range(len(self._doc)))),
+            "select_all": lambda: c.select_indices(c.shown_indices()),
             "verify": self.toggle_verified,
             "undo": self._stack.undo,
             "redo": self._stack.redo,

@@ -192,7 +192,7 @@ def evaluate_one(path: str, checkpoint: str, *, split: str, features: Path | Non
         if not frags:
             typer.echo(f"no annotated artworks in the {split} split: no fragment evaluation",
                        err=True)
-    if frags:
+    if frags and fragments:
         scores, truth = fragment_scores(ck.model, ck.vocab, frags)
         rows += metrics_rows(scores, truth, label + " fragments (GT boxes)", rerank)
     if ck.vocab.vectors is not None:

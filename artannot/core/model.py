@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -93,3 +95,22 @@ class PhraseRecord(NamedTuple):
     end: int
     text: str  # surface form, as written in the source
     norm: str  # normalised form used for vocabulary and matching
+
+
+_WS_RE = re.compile(r"\s+")
+
+
+def normalise_phrase(text: str, *, nfc: bool = True, collapse_whitespace: bool = True,
+                     lowercase: bool = True) -> str:
+    """The norm of a phrase: how an extracted phrase and a curator's box label are compared.
+
+    NFC (a decomposed "é" equals the composed one), runs of whitespace to one space with the
+    ends trimmed, lower case; each step can be turned off (the extraction options do that).
+    """
+    if nfc:
+        text = unicodedata.normalize("NFC", text)
+    if collapse_whitespace:
+        text = _WS_RE.sub(" ", text).strip()
+    if lowercase:
+        text = text.lower()
+    return text

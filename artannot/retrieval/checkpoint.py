@@ -20,7 +20,7 @@ from artannot.core.safe_io import atomic_write
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.encoders import uses_phrase_vectors
 from artannot.retrieval.scan import ScanModel
-from artannot.retrieval.vocab import ScanVocab
+from artannot.text.vocab import TextVocab
 
 FORMAT = "artannot-scan/1"
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class CheckpointError(ArtannotError):
     """A SCAN checkpoint is missing, of another format, or does not fit its model."""
 
-    code = "E602"
+    code = "E612"
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Checkpoint:
     """A loaded checkpoint: the ready model and what training needs to continue."""
 
     model: ScanModel
-    vocab: ScanVocab
+    vocab: TextVocab
     config: ScanConfig
     epoch: int = 0  # epochs completed
     best_rsum: float = float("-inf")
@@ -46,14 +46,14 @@ class Checkpoint:
     rng_state: torch.Tensor | None = None
 
 
-def build_model(config: ScanConfig, vocab: ScanVocab, feature_dim: int) -> ScanModel:
+def build_model(config: ScanConfig, vocab: TextVocab, feature_dim: int) -> ScanModel:
     """A fresh model sized for ``vocab`` and ``feature_dim`` (seeded by ``config.seed``)."""
     torch.manual_seed(config.seed)
     return ScanModel(config, feature_dim=feature_dim, num_phrases=len(vocab.phrases),
                      num_words=len(vocab.words))
 
 
-def attach_phrase_vectors(vocab: ScanVocab, config: ScanConfig, *, data_dir: Path | None = None,
+def attach_phrase_vectors(vocab: TextVocab, config: ScanConfig, *, data_dir: Path | None = None,
                           stored: tuple[list[str], np.ndarray] | None = None) -> None:
     """Give a pretrained-encoder model's vocabulary its frozen phrase vectors.
 
@@ -81,7 +81,7 @@ def attach_phrase_vectors(vocab: ScanVocab, config: ScanConfig, *, data_dir: Pat
     vocab.vectors = pv
 
 
-def save_checkpoint(path: Path | str, model: ScanModel, vocab: ScanVocab, *, epoch: int = 0,
+def save_checkpoint(path: Path | str, model: ScanModel, vocab: TextVocab, *, epoch: int = 0,
                     best_rsum: float = float("-inf"), history: list[dict[str, Any]] | None = None,
                     optimizer: torch.optim.Optimizer | None = None) -> Path:
     """Write atomically (a crash never leaves half a checkpoint)."""
@@ -124,7 +124,7 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"not an {FORMAT} checkpoint", path)
     config = ScanConfig.from_dict(state["config"])
-    vocab = ScanVocab.from_json(state["vocab"])
+    vocab = TextVocab.from_json(state["vocab"])
     model = build_model(config, vocab, int(state["feature_dim"]))
     try:
         model.load_state_dict(state["model"])

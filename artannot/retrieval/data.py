@@ -16,13 +16,13 @@ import torch
 
 from artannot.core.errors import ArtannotError
 from artannot.retrieval.encoders import TextBatch
-from artannot.retrieval.vocab import ScanVocab
+from artannot.text.vocab import TextVocab
 
 
 class ScanDataError(ArtannotError):
     """Training data for SCAN is missing or inconsistent."""
 
-    code = "E601"
+    code = "E611"
 
 
 @dataclass
@@ -50,7 +50,7 @@ class CatalogLike(Protocol):
     def phrases(self, artwork_id: str) -> Sequence[Any]: ...
 
 
-def encode_texts(vocab: ScanVocab, texts: Sequence[Sequence[str]]) -> TextBatch:
+def encode_texts(vocab: TextVocab, texts: Sequence[Sequence[str]]) -> TextBatch:
     """Pad phrase sequences (and the words of each phrase) into a :class:`TextBatch`."""
     n = max(1, max((len(t) for t in texts), default=1))
     words = [[vocab.encode_words(p) for p in t] for t in texts]
@@ -94,7 +94,7 @@ def pad_features(feats: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tenso
 class ScanDataset:
     """Artworks with features and phrase sequences; splits by name."""
 
-    def __init__(self, items: Sequence[ArtworkItem], vocab: ScanVocab | None = None, *,
+    def __init__(self, items: Sequence[ArtworkItem], vocab: TextVocab | None = None, *,
                  min_phrase_count: int = 4, min_word_count: int = 1) -> None:
         items = [it for it in items if it.phrases and len(it.features)]
         if not items:
@@ -105,7 +105,7 @@ class ScanDataset:
         self.items = list(items)
         self.feature_dim = dims.pop()
         if vocab is None:
-            vocab = ScanVocab.build((it.phrases for it in self.items if it.split == "train"),
+            vocab = TextVocab.build((it.phrases for it in self.items if it.split == "train"),
                                     min_phrase_count=min_phrase_count,
                                     min_word_count=min_word_count)
         self.vocab = vocab
@@ -167,7 +167,7 @@ def sentence_units(text: str) -> list[str]:
 
 
 def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
-                        coarse: bool = False, vocab: ScanVocab | None = None,
+                        coarse: bool = False, vocab: TextVocab | None = None,
                         min_phrase_count: int = 4, text_unit: str = "artwork",
                         sentences: bool = False) -> ScanDataset:
     """Build the dataset from the collection catalog and the region feature store.

@@ -15,7 +15,7 @@ import torch
 
 from artannot.retrieval.data import ArtworkItem, ScanDataset, encode_texts, pad_features
 from artannot.retrieval.scan import ScanModel
-from artannot.retrieval.vocab import ScanVocab
+from artannot.text.vocab import TextVocab
 
 KS = (1, 5, 10)
 
@@ -163,7 +163,7 @@ def encode_images(model: ScanModel, items: Sequence[ArtworkItem], *, batch_size:
 
 
 @torch.no_grad()
-def encode_text_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
+def encode_text_items(model: ScanModel, vocab: TextVocab, items: Sequence[ArtworkItem], *,
                       batch_size: int = 128, device: torch.device | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """Joint-space phrases [N, n, D] of each item's text and their mask."""
@@ -181,7 +181,7 @@ def encode_text_items(model: ScanModel, vocab: ScanVocab, items: Sequence[Artwor
 
 
 @torch.no_grad()
-def artwork_scores(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
+def artwork_scores(model: ScanModel, vocab: TextVocab, items: Sequence[ArtworkItem], *,
                    shard: int | None = None, device: torch.device | None = None
                    ) -> tuple[np.ndarray, list[list[int]]]:
     """Scores [N_img, N_txt] of every image's regions against every text, and the correct
@@ -199,7 +199,7 @@ def artwork_scores(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkIt
 
 
 @torch.no_grad()
-def evaluate_items(model: ScanModel, vocab: ScanVocab, items: Sequence[ArtworkItem], *,
+def evaluate_items(model: ScanModel, vocab: TextVocab, items: Sequence[ArtworkItem], *,
                    shard: int | None = None, device: torch.device | None = None,
                    label: str = "") -> RetrievalMetrics:
     """Image-level retrieval: an image's correct texts are the items that share its id (one
@@ -241,7 +241,7 @@ class FragmentSample:
 
 
 @torch.no_grad()
-def embed_phrases(model: ScanModel, vocab: ScanVocab, phrases: Sequence[str],
+def embed_phrases(model: ScanModel, vocab: TextVocab, phrases: Sequence[str],
                   batch_size: int = 512) -> torch.Tensor:
     """Stand-alone phrase vectors [P, D]: each phrase encoded as a sequence of one phrase."""
     device = next(model.parameters()).device
@@ -263,7 +263,7 @@ def embed_regions(model: ScanModel, features: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_fragments(model: ScanModel, vocab: ScanVocab, samples: Sequence[FragmentSample],
+def evaluate_fragments(model: ScanModel, vocab: TextVocab, samples: Sequence[FragmentSample],
                        label: str = "") -> RetrievalMetrics:
     """Fragment level (thesis 4.4): rank distinct phrases per box and boxes per phrase."""
     scores, truth = fragment_scores(model, vocab, samples)
@@ -271,7 +271,7 @@ def evaluate_fragments(model: ScanModel, vocab: ScanVocab, samples: Sequence[Fra
 
 
 @torch.no_grad()
-def fragment_scores(model: ScanModel, vocab: ScanVocab, samples: Sequence[FragmentSample]
+def fragment_scores(model: ScanModel, vocab: TextVocab, samples: Sequence[FragmentSample]
                     ) -> tuple[np.ndarray, list[list[int]]]:
     """Scores [boxes, distinct phrases] and each box's correct phrase.
 

@@ -24,7 +24,7 @@ Rerank = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (query [D], candidate
 class IndexError_(ArtannotError):
     """The fragment index is missing, corrupt or does not match its vectors."""
 
-    code = "E603"
+    code = "E613"
 
 
 def gpu_available() -> bool:

@@ -281,6 +281,12 @@ class SuggestionService:
                     raise ServiceError(self.why_unavailable())
                 sug = Suggester.from_checkpoint(self.checkpoint, device="cpu",
                                                 data_dir=self.data_dir)
+                if sug.model.uses_phrase_vectors:
+                    from artannot.text.vocab import TextVocab
+
+                    own = TextVocab.from_collection(self.data_dir, min_phrase_count=1)
+                    if own is not None:
+                        sug.candidates = own.candidates()
                 dim = self.store().dim
                 if dim and sug.model.feature_dim != dim:
                     raise ServiceError(
@@ -393,6 +399,38 @@ class SuggestionService:
                 if sum(r.origin == "collection" for r in out) >= top_k:
                     break
             return out
+
+    def best_phrases_for_regions(self, artwork_id: str, boxes: Sequence[Box],
+                                 artwork_phrases: Sequence[tuple[str, str]] = ()
+                                 ) -> list[RankedPhrase | None]:
+        """The single best phrase of each box: ``phrases_for_box(...)[0]`` for all of them in
+        one batch (one region embedding, one phrase embedding, one matrix product), so the
+        canvas can name every detector proposal at the cost of one click's suggestions.
+
+        Candidates are this artwork's metadata phrases (``(norm, surface)`` pairs) the model
+        can score, else the suggester's collection candidates (its vocabulary). None for every box when suggestions are
+        unavailable: proposals stay unnamed rather than failing.
+        """
+        boxes = list(boxes)
+        if not self.available or not boxes:
+            return [None] * len(boxes)
+        with self._lock:
+            sug = self.suggester()
+            surface = dict(artwork_phrases)
+            names = [p for p in surface if sug.scorable(p)]
+            origin = "artwork" if names else "collection"
+            if names:
+                emb = sug.embed_phrases(names)
+            else:  # the very candidates (and cached vectors) phrases_for_box ranks
+                names, emb = sug._candidates(())
+            if not names:
+                return [None] * len(boxes)
+            feats = np.stack([self.region_feature(artwork_id, b) for b in boxes])
+            scores = sug.embed_regions(feats) @ emb.T  # [boxes, phrases]: one product
+            best = scores.argmax(axis=1)  # first of equals, like the stable sort of phrases_for_box
+            return [RankedPhrase(names[j], surface.get(names[j], names[j]), float(row[j]), 1, origin,
+                                 names[j] in sug.vocab)
+                    for row, j in zip(scores, best)]
 
     def regions_for_phrase(self, artwork_id: str, phrase: str, *, top_k: int = 5) -> PhraseRegions:
         with self._lock:
@@ -613,6 +651,10 @@ def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool
 
     with Catalog.open(Path(root)) as cat:
         store_dir = features or single_store(cat.data_dir)
+        if vocab is None:  # the vocabulary `artannot phrases` wrote, at this threshold
+            from artannot.text.vocab import TextVocab
+
+            vocab = TextVocab.from_collection(cat.data_dir, min_phrase_count=min_phrase_count)
         with FeatureStore(store_dir, readonly=True) as store:
             ds = dataset_from_stores(cat, store, coarse=coarse, vocab=vocab,
                                      min_phrase_count=min_phrase_count, text_unit=text_unit,

@@ -19,7 +19,8 @@ from artannot.retrieval.data import ArtworkItem
 from artannot.retrieval.evaluate import default_device, embed_phrases, embed_regions
 from artannot.retrieval.index import FragmentIndex
 from artannot.retrieval.scan import ScanModel
-from artannot.retrieval.vocab import UNK, ScanVocab
+from artannot.text.vocab import UNK_ID as UNK
+from artannot.text.vocab import TextVocab
 
 EdgeBox = tuple[float, float, float, float]
 
@@ -54,11 +55,15 @@ class FragmentHit:
 class Suggester:
     """Scores single regions against single phrases with a trained SCAN model."""
 
-    def __init__(self, model: ScanModel, vocab: ScanVocab,
+    def __init__(self, model: ScanModel, vocab: TextVocab,
                  device: torch.device | str | None = None) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         self.model = model.to(self.device).eval()
         self.vocab = vocab
+        # Phrases offered besides an artwork's own; default: the model's vocabulary. A model
+        # with a pretrained text encoder can rank any phrase, so the service offers the
+        # collection's own vocabulary instead (a museum's words, not the training data's).
+        self.candidates: list[str] | None = None
         self._vocab_cache: tuple[list[str], torch.Tensor] | None = None
 
     @classmethod
@@ -99,7 +104,8 @@ class Suggester:
 
     def _candidates(self, extra: Sequence[str]) -> tuple[list[str], np.ndarray]:
         if self._vocab_cache is None:
-            vp = self.vocab.phrase_list()
+            vp = [p for p in self.candidates if self.scorable(p)] if self.candidates is not None \
+                else self.vocab.phrase_list()
             self._vocab_cache = (vp, embed_phrases(self.model, self.vocab, vp))
         vp, ve = self._vocab_cache
         known = set(vp)

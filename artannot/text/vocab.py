@@ -197,3 +197,88 @@ def atomic_write_json(path: Path, data: Any, *, compact: bool = False) -> None:
     else:
         payload = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
     atomic_write(Path(path), payload, backup=False)
+
+
+# How many of a collection's phrases are offered as "collection" suggestions at most: the
+# most frequent ones. Bounded so that a 500k-artwork museum's long tail costs nothing.
+MAX_CANDIDATES = 20_000
+
+
+class TextVocab:
+    """The one vocabulary of the text side: phrases (ids for the phrase encoder, the
+    candidates of suggestions) and their words (ids for the word encoder).
+
+    ``artannot phrases`` writes it (``vocab.json`` + ``word_vocab.json`` with counts);
+    training reads it from there (:meth:`from_collection`) and a checkpoint carries a copy of
+    the kept tokens (:meth:`to_json`), so a checkpoint alone serves. ``vectors`` holds the
+    frozen pretrained phrase vectors of models that use them (attached at run time).
+    """
+
+    def __init__(self, phrases: PhraseVocab, words: WordVocab) -> None:
+        self.phrases = phrases
+        self.words = words
+        self.vectors: Any = None  # text.phrase_vectors.PhraseVectors, for pretrained encoders
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def build(cls, sequences: Iterable[Sequence[str]], *, min_phrase_count: int = 4,
+              min_word_count: int = 1) -> TextVocab:
+        """Count phrases (and their words) over training texts; thesis: phrases seen >= 4."""
+        phrases = PhraseVocab.build(sequences, min_count=min_phrase_count)
+        return cls(phrases, phrases.word_vocab(min_count=min_word_count))
+
+    @classmethod
+    def from_collection(cls, data_dir: Path, *, min_phrase_count: int = 4,
+                        min_word_count: int = 1) -> TextVocab | None:
+        """The vocabulary ``artannot phrases`` wrote for a collection, at these thresholds
+        (the files keep every count); None when phrases were never extracted."""
+        phrase_file, word_file = Path(data_dir) / "vocab.json", Path(data_dir) / "word_vocab.json"
+        if not phrase_file.is_file():
+            return None
+        counts = PhraseVocab.load(phrase_file).counts
+        phrases = PhraseVocab(counts, min_phrase_count)
+        words = (WordVocab(WordVocab.load(word_file).counts, min_word_count)
+                 if word_file.is_file() else phrases.word_vocab(min_count=min_word_count))
+        return cls(phrases, words)
+
+    @classmethod
+    def from_tokens(cls, phrases: Sequence[str], words: Sequence[str]) -> TextVocab:
+        """Exactly these tokens, in this order, after the specials (ids a model was trained with)."""
+        return cls(_fixed(PhraseVocab, phrases), _fixed(WordVocab, words))
+
+    # -- use ----------------------------------------------------------------------------
+    def encode_phrases(self, phrases: Sequence[str]) -> list[int]:
+        return self.phrases.encode(phrases)
+
+    def encode_words(self, phrase: str) -> list[int]:
+        return self.words.encode_phrase(phrase) or [UNK_ID]
+
+    def __contains__(self, phrase: object) -> bool:
+        return phrase in self.phrases
+
+    def phrase_list(self) -> list[str]:
+        """Real phrases (no special tokens), most frequent first."""
+        return self.phrases.itos[len(SPECIALS):]
+
+    def candidates(self, limit: int = MAX_CANDIDATES) -> list[str]:
+        """The phrases offered as suggestions: every counted phrase, most frequent first, at
+        most ``limit`` (a pretrained encoder can score phrases below the training threshold)."""
+        ranked = sorted(self.phrases.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [p for p, _ in ranked[:limit]] or self.phrase_list()[:limit]
+
+    # -- persistence (inside checkpoints) ------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {"phrases": self.phrase_list(), "words": self.words.itos[len(SPECIALS):]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TextVocab:
+        return cls.from_tokens(data["phrases"], data["words"])
+
+
+def _fixed(kind: type[Vocab], tokens: Sequence[str]) -> Any:
+    vocab = kind(Counter(), 1)
+    vocab.itos = [*SPECIALS, *(t for t in dict.fromkeys(tokens) if t not in SPECIALS)]
+    vocab.stoi = {s: i for i, s in enumerate(vocab.itos)}
+    real = vocab.itos[len(SPECIALS):]
+    vocab.counts = Counter({t: len(real) - i for i, t in enumerate(real)})  # keeps the order
+    return vocab

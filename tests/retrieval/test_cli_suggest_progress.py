@@ -13,8 +13,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from artannot.cli.progress import StatusLine, format_eta
 from artannot.cli import suggest_cmd
+from artannot.cli.progress import StatusLine, format_eta
 from artannot.cli.train_cmd import TrainMeter, register, train_etas
 from artannot.core.catalog import Catalog
 from artannot.retrieval.service import SuggestionService

@@ -9,14 +9,14 @@ from artannot.retrieval.checkpoint import build_model
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import encode_texts, pad_features
 from artannot.retrieval.loss import contrastive_loss
-from artannot.retrieval.vocab import ScanVocab
+from artannot.text.vocab import TextVocab
 from tests.retrieval.fake_vectors import fake_vectors
 
 PHRASES = ["red circle", "blue square", "small green triangle", "large red square"]
 
 
-def _vocab() -> ScanVocab:
-    vocab = ScanVocab.build([PHRASES], min_phrase_count=1)
+def _vocab() -> TextVocab:
+    vocab = TextVocab.build([PHRASES], min_phrase_count=1)
     vocab.vectors = fake_vectors(8)  # used by the pretrained encoder, ignored by the others
     return vocab
 

@@ -8,7 +8,7 @@ from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import ArtworkItem
 from artannot.retrieval.index import FragmentIndex, agreement, factory_string
 from artannot.retrieval.suggest import CollectionSearch, Suggester, heatmap
-from artannot.retrieval.vocab import ScanVocab
+from artannot.text.vocab import TextVocab
 
 
 def _unit(n, d, seed=0):
@@ -38,7 +38,7 @@ def test_auto_index_choice():
 
 
 def _suggester(text_encoder="word"):
-    vocab = ScanVocab.build([["red circle", "blue square", "green triangle"]],
+    vocab = TextVocab.build([["red circle", "blue square", "green triangle"]],
                             min_phrase_count=1)
     cfg = ScanConfig(embed_size=16, word_dim=8, text_encoder=text_encoder)
     return Suggester(build_model(cfg, vocab, feature_dim=6), vocab, device="cpu")
