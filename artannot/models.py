@@ -2,7 +2,9 @@
 
 artannot never downloads weights.  A user copies a file in with ``artannot models import``;
 its sha256 is checked against ``models/manifest.toml`` (or recorded as a custom entry with
-its provenance) before it lands in the user models folder.  Everything that loads weights
+its provenance) before it lands in the user models folder; a Hugging Face model folder (a
+CLIP model) comes in with ``artannot models import-dir``, every file's sha256 recorded.
+Everything that loads weights
 asks :meth:`ModelManager.path_for`, which re-checks the hash whenever the file changed on
 disk, so a corrupted file is refused instead of producing silent garbage.
 
@@ -32,8 +34,8 @@ import platformdirs
 
 from artannot.core.errors import ModelError
 
-Role = Literal["detector", "backbone", "scan", "text"]
-ROLES: tuple[str, ...] = ("detector", "backbone", "scan", "text")
+Role = Literal["detector", "backbone", "scan", "text", "clip"]
+ROLES: tuple[str, ...] = ("detector", "backbone", "scan", "text", "clip")
 ENV_MODELS_DIR = "ARTANNOT_MODELS_DIR"
 DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
 REGISTRY_NAME = "registry.json"
@@ -97,6 +99,9 @@ class InstalledRecord:
     provenance: str = ""
     imported_at: str = ""
     custom: bool = False
+    # A folder model (``import_dir``): sha256 of every file, by path relative to the folder;
+    # ``sha256`` is then :func:`folder_sha256` of these and ``size`` the total bytes.
+    files: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -147,6 +152,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def folder_sha256(files: dict[str, str]) -> str:
+    """One digest for a folder model: the sha256 of its ``sha256sum`` listing (``<hash>  <path>``
+    lines sorted by path), so ``sha256sum $(find . -type f | sort) | sha256sum`` run in the
+    folder reproduces it. Recorded with features as the model's provenance."""
+    listing = "".join(f"{files[rel].lower()}  {rel}\n" for rel in sorted(files))
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
 def load_manifest(path: Path | None = None) -> list[ManifestEntry]:
     """Read the manifest; the default is the repository's ``models/manifest.toml``."""
     path = Path(path) if path is not None else DEFAULT_MANIFEST
@@ -183,6 +196,14 @@ def _resolve_bundled(spec: str, *, folder: bool = False) -> Path | None:
     return path if (path.is_dir() if folder else path.is_file()) else None
 
 
+def _remove(path: Path) -> None:
+    """Delete an installed file or folder model (a replaced one); missing is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -195,6 +216,88 @@ def _atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# -- folder models: what a CLIP folder must hold ---------------------------------------------
+# Files of a Hugging Face folder that are copied (configs, tokenizer, safetensors weights,
+# the model card); anything else (pickled or TF/Flax/ONNX weights, git files) is left out.
+FOLDER_SUFFIXES = (".json", ".txt", ".safetensors", ".md")
+PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+CLIP_ARCHITECTURE = "clip"
+
+
+@dataclass(frozen=True, slots=True)
+class FolderPlan:
+    """What :meth:`ModelManager.import_dir` would copy from a folder, and what it leaves out."""
+
+    folder: Path
+    files: tuple[str, ...]  # relative paths, sorted
+    left_out: tuple[str, ...]
+    model_type: str
+    summary: str  # e.g. "CLIP ViT, image 224 px, patch 32, 512-d joint space"
+
+
+def clip_folder_plan(folder: Path | str) -> FolderPlan:
+    """Check that ``folder`` is a Hugging Face CLIP model artannot can load, without hashing.
+
+    Needed: ``config.json`` with ``model_type`` "clip", safetensors weights
+    (``model.safetensors`` or a sharded ``model.safetensors.index.json`` and its shards), a
+    tokenizer (``tokenizer.json``, or ``vocab.json`` + ``merges.txt``) and
+    ``preprocessor_config.json``. Pickled weights (``pytorch_model.bin``) are refused when
+    they are the only weights (unpickling can run code) and left out otherwise.
+    """
+    src = Path(folder)
+    if not src.is_dir():
+        raise ModelError("no such folder", src)
+    present = sorted(p.name for p in src.iterdir() if p.is_file() and not p.name.startswith("."))
+    names = set(present)
+    if "config.json" not in names:
+        raise ModelError("not a CLIP model folder: config.json is missing (a Hugging Face "
+                         "model folder has config.json, model.safetensors, the tokenizer and "
+                         "preprocessor_config.json)", src)
+    try:
+        config = json.loads((src / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"config.json is unreadable: {exc}", src / "config.json") from exc
+    model_type = str(config.get("model_type", "")) if isinstance(config, dict) else ""
+    if model_type != "clip":
+        raise ModelError(f"not a CLIP model folder: config.json says model_type "
+                         f"{model_type or 'nothing'!r}, not 'clip'", src / "config.json")
+    missing: list[str] = []
+    weights: list[str] = []
+    if "model.safetensors" in names:
+        weights = ["model.safetensors"]
+    elif "model.safetensors.index.json" in names:
+        try:
+            index = json.loads((src / "model.safetensors.index.json").read_text(encoding="utf-8"))
+            weights = sorted(set(index["weight_map"].values()))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
+                AttributeError) as exc:
+            raise ModelError(f"model.safetensors.index.json is unreadable: {exc}", src) from exc
+        missing += [w for w in weights if w not in names]
+    else:
+        pickled = [n for n in present if n.endswith(PICKLED_SUFFIXES)]
+        if pickled:
+            raise ModelError(
+                f"the weights are pickled ({', '.join(pickled)}); artannot loads safetensors "
+                "only, because unpickling a file can run code. Convert them where the model came "
+                "from: CLIPModel.from_pretrained(folder).save_pretrained(folder, "
+                "safe_serialization=True)", src)
+        missing.append("model.safetensors")
+    lacking = [f for f in ("vocab.json", "merges.txt") if f not in names]
+    if "tokenizer.json" not in names and lacking:
+        missing.append(" and ".join(lacking) + " (or tokenizer.json)")
+    if "preprocessor_config.json" not in names:
+        missing.append("preprocessor_config.json")
+    if missing:
+        raise ModelError(f"CLIP model folder is incomplete: missing {', '.join(missing)}", src)
+    keep = sorted({n for n in present if n.endswith(FOLDER_SUFFIXES)} | set(weights))
+    left = sorted((set(present) - set(keep))
+                  | {p.name + "/" for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")})
+    vision = config.get("vision_config") or {}
+    summary = (f"CLIP ViT, image {vision.get('image_size', '?')} px, patch "
+               f"{vision.get('patch_size', '?')}, {config.get('projection_dim', '?')}-d joint space")
+    return FolderPlan(src, tuple(keep), tuple(left), model_type, summary)
 
 
 # -- the manager --------------------------------------------------------------------------
@@ -259,7 +362,7 @@ class ModelManager:
     def _location(self, name: str, reg: _Registry) -> tuple[Path | None, bool]:
         """Where the file for ``name`` is (imported copy first, then the bundled one)."""
         entry = self.manifest.get(name)
-        folder = entry is not None and entry.is_folder
+        folder = self._folder_files(name, reg) is not None
         rec = reg.models.get(name)
         if rec is not None:
             p = self.models_dir / rec.filename
@@ -285,9 +388,10 @@ class ModelManager:
             if rec.name in self.manifest:
                 continue
             path, _ = self._location(rec.name, reg)
+            kind = f"custom folder model ({len(rec.files)} files)" if rec.files else "custom model"
             rows.append(ModelStatus(
                 rec.name, rec.role, rec.architecture, False, path is not None, False, path,
-                "recorded", "custom model", "", rec.provenance,
+                "recorded", kind, "", rec.provenance,
             ))
         return rows
 
@@ -305,9 +409,9 @@ class ModelManager:
                     f"`artannot models import FILE` ({self._source_hint(name)})"
                 )
             raise ModelError(f"unknown model {name!r}; see `artannot models list`")
-        entry = self.manifest.get(name)
-        if entry is not None and entry.is_folder:
-            changed = self._check_folder(entry, path, reg, use_cache=True)
+        files = self._folder_files(name, reg)
+        if files is not None:
+            changed = self._check_folder(name, files, path, reg, use_cache=True)
         else:
             digest, changed = self._digest(path, reg)
             self._check(name, digest, reg, path)
@@ -315,16 +419,24 @@ class ModelManager:
             self._save_quietly(reg)
         return path
 
-    def _check_folder(self, entry: ManifestEntry, folder: Path, reg: _Registry, *,
+    def _folder_files(self, name: str, reg: _Registry) -> dict[str, str] | None:
+        """``{relative path: sha256}`` of a folder model (manifest or imported), else None."""
+        entry = self.manifest.get(name)
+        if entry is not None:
+            return dict(entry.files) if entry.files else None
+        rec = reg.models.get(name)
+        return dict(rec.files) if rec is not None and rec.files else None
+
+    def _check_folder(self, name: str, files: dict[str, str], folder: Path, reg: _Registry, *,
                       use_cache: bool) -> bool:
         """Check every listed file of a folder model; True when the hash cache changed."""
         changed = False
-        for rel, expected in sorted((entry.files or {}).items()):
+        for rel, expected in sorted(files.items()):
             f = folder / rel
             if not f.is_file():
                 raise ModelError(
-                    f"model {entry.name!r} is incomplete: {rel} is missing. Reinstall it "
-                    f"({self._source_hint(entry.name)}) or run `artannot models verify`", f)
+                    f"model {name!r} is incomplete: {rel} is missing. Reinstall it "
+                    f"({self._source_hint(name)}) or run `artannot models verify`", f)
             if use_cache:
                 digest, fresh = self._digest(f, reg)
                 changed |= fresh
@@ -335,15 +447,19 @@ class ModelManager:
                 changed = True
             if digest.lower() != expected.lower():
                 raise ModelError(
-                    f"sha256 mismatch for {rel} of model {entry.name!r}: file has {digest}, "
+                    f"sha256 mismatch for {rel} of model {name!r}: file has {digest}, "
                     f"expected {expected}. The file is corrupted or was replaced; it is refused. "
-                    f"Reinstall it ({self._source_hint(entry.name)}).", f)
+                    f"Reinstall it ({self._source_hint(name)}).", f)
         return changed
 
     def sha256_for(self, name: str) -> str:
-        """Full sha256 of the installed file (recorded with features as provenance)."""
+        """Full sha256 of the installed file (recorded with features as provenance); of a
+        folder model, :func:`folder_sha256` of its checked files."""
         path = self.path_for(name)
         reg = self._load()
+        files = self._folder_files(name, reg)
+        if files is not None:
+            return folder_sha256(files)
         return self._digest(path, reg)[0]
 
     def describe(self, name: str) -> tuple[str, str]:
@@ -359,7 +475,15 @@ class ModelManager:
     # -- checks ----------------------------------------------------------------------------
     def _source_hint(self, name: str) -> str:
         e = self.manifest.get(name)
-        return f"obtain it from: {e.source}" if e and e.source else "no known source"
+        if e is not None:
+            return f"obtain it from: {e.source}" if e.source else "no known source"
+        try:
+            rec = self._load().models.get(name)
+        except ModelError:
+            rec = None
+        if rec is not None and rec.files:
+            return f"re-import the folder with `artannot models import-dir`; recorded: {rec.provenance}"
+        return f"recorded: {rec.provenance}" if rec is not None and rec.provenance else "no known source"
 
     def _check(self, name: str, digest: str, reg: _Registry, path: Path) -> None:
         entry = self.manifest.get(name)
@@ -396,15 +520,18 @@ class ModelManager:
             if not status.installed or (wanted is not None and status.name not in wanted):
                 continue
             assert status.path is not None
-            entry = self.manifest.get(status.name)
-            if entry is not None and entry.is_folder:
+            files = self._folder_files(status.name, reg)
+            if files is not None:
+                check = "recorded sha256" if status.hash_check == "recorded" else "sha256"
                 try:
-                    self._check_folder(entry, status.path, reg, use_cache=False)
+                    self._check_folder(status.name, files, status.path, reg, use_cache=False)
                 except ModelError as exc:
                     results.append(VerifyResult(status.name, False, exc.message, status.path))
+                except OSError as exc:
+                    results.append(VerifyResult(status.name, False, f"unreadable: {exc}", status.path))
                 else:
                     results.append(VerifyResult(
-                        status.name, True, f"sha256 ok ({len(entry.files or {})} files)", status.path))
+                        status.name, True, f"{check} ok ({len(files)} files)", status.path))
                 continue
             try:
                 digest = sha256_file(status.path)
@@ -509,6 +636,57 @@ class ModelManager:
         record = self._custom_record(src, name, role, architecture, digest, provenance)
         return self._install(src, record, digest)
 
+    def import_dir(self, folder: Path | str, name: str | None = None,
+                   provenance: str | None = None) -> ModelStatus:
+        """Copy a Hugging Face CLIP model folder into the models folder as a custom folder
+        model (role "clip", architecture "clip"), the sha256 of every file recorded.
+
+        Atomic: the files are copied into a hidden temporary folder, each copy is re-hashed
+        against its source, and only then is the folder renamed into place and registered.
+        Folders that are not CLIP (see :func:`clip_folder_plan`) and names already in use
+        (manifest or installed) are refused.
+        """
+        plan = clip_folder_plan(folder)
+        src = plan.folder
+        name = name if name is not None else src.resolve().name
+        if not name or "/" in name or "\\" in name or name.startswith(".") or name != name.strip():
+            raise ModelError(f"invalid model name {name!r}; give one with --name")
+        if name in self.manifest or name in self._load().models:
+            raise ModelError(f"a model named {name!r} already exists (see `artannot models list`); "
+                             "choose another name with --name")
+        files = {rel: sha256_file(src / rel) for rel in plan.files}
+        tree = folder_sha256(files)
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        dst = self.models_dir / f"{name}-{tree[:8]}"
+        tmp = Path(tempfile.mkdtemp(dir=self.models_dir, prefix=f".{dst.name}.", suffix=".part"))
+        try:
+            for rel in plan.files:
+                shutil.copyfile(src / rel, tmp / rel)  # follows links (a hub cache's blobs)
+            try:  # the source changed while we read it, or a disk error
+                self._check_folder(name, files, tmp, _Registry(), use_cache=False)
+            except ModelError as exc:
+                raise ModelError(f"the copy does not match the source; nothing was imported "
+                                 f"({exc.message})", src) from exc
+            reg = self._load()
+            if name in reg.models:  # imported concurrently
+                raise ModelError(f"a model named {name!r} already exists", src)
+            _remove(dst)  # a leftover of an import that died before registering
+            os.replace(tmp, dst)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        size = 0
+        for rel, digest in files.items():
+            st = (dst / rel).stat()
+            size += st.st_size
+            reg.stamps[str((dst / rel).resolve())] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+        reg.models[name] = InstalledRecord(
+            name, "clip", CLIP_ARCHITECTURE, dst.name, tree, size,
+            provenance or f"imported from {src.resolve()} ({plan.summary})",
+            datetime.now(UTC).isoformat(timespec="seconds"), custom=True, files=files)
+        self._save(reg)
+        return next(s for s in self.list() if s.name == name)
+
     def _custom_record(
         self, src: Path, name: str, role: str, architecture: str, digest: str, provenance: str
     ) -> InstalledRecord:
@@ -541,7 +719,7 @@ class ModelManager:
         reg = self._load()
         old = reg.models.get(record.name)
         if old is not None and old.filename != record.filename:
-            (self.models_dir / old.filename).unlink(missing_ok=True)
+            _remove(self.models_dir / old.filename)
         reg.models[record.name] = record
         st = dst.stat()
         reg.stamps[str(dst.resolve())] = _Stamp(st.st_size, st.st_mtime_ns, digest)

@@ -253,6 +253,7 @@ class MainWindow(QMainWindow):
             self.status.setText(f"Noun phrases extracted for {report.extracted} artworks")
             self._collection_phrases = None
             self._reload_phrases()
+            self.suggestions.warm_up_text()  # the new phrases, before anyone asks
 
     def _reload_phrases(self) -> None:
         """Give the open artwork's phrases to the editor (completion), the metadata panel
@@ -543,6 +544,9 @@ class MainWindow(QMainWindow):
             return
         existing = {r.box for r in self.editor.annotation().regions}
         self.editor.add_proposals([r for r in regions if r.box not in existing])
+        # Named once detection's own signals are handled: a first run creates the feature
+        # store (and so the suggestions) that naming needs.
+        QTimer.singleShot(0, self.suggestions.label_proposals)
 
     def _show_artwork(self, artwork_id: str) -> None:
         if not self.browser.select_id(artwork_id):  # filtered out of the list: open anyway

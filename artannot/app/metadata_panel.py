@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from artannot.core.metadata import text_fields
-from artannot.core.model import Artwork, PhraseRecord
+from artannot.core.model import Artwork, PhraseRecord, normalise_phrase
 
 COVERED = QColor("#2e7d32")
 
@@ -69,6 +69,9 @@ class MetadataPanel(QWidget):
         layout.addWidget(split)
         self._artwork: Artwork | None = None
         self._phrases: list[PhraseRecord] = []
+        # The user's ``text_fields`` setting: the panel shows as descriptions exactly the fields
+        # phrase extraction reads (empty: title/description-like ones, as extraction does).
+        self.text_fields: Sequence[str] = ()
 
     def set_artwork(self, artwork: Artwork | None, phrases: Sequence[PhraseRecord] = (),
                     used_labels: Sequence[str] = (), error: str | None = None) -> None:
@@ -77,7 +80,7 @@ class MetadataPanel(QWidget):
         self.refresh(used_labels, error)
 
     def refresh(self, used_labels: Sequence[str] = (), error: str | None = None) -> None:
-        covered = {label.strip().lower() for label in used_labels}
+        covered = {normalise_phrase(label) for label in used_labels}
         a = self._artwork
         if a is None:
             self.text.setHtml("<p><i>No artwork selected.</i></p>")
@@ -91,7 +94,7 @@ class MetadataPanel(QWidget):
         for p in self._phrases:
             by_field.setdefault(p.field, []).append(p)
         described = set()
-        for key, value in text_fields(a.fields):
+        for key, value in text_fields(a.fields, self.text_fields):
             if key.rsplit(".", 1)[-1].lower() == "title":
                 continue
             described.add(key)

@@ -4,7 +4,8 @@
 metadata panel and :class:`~artannot.retrieval.service.SuggestionService`, running every
 model call on a worker (``LatestOnly``: a new selection cancels the previous request, and a
 stale answer never replaces a newer one). Every accepted or skipped suggestion is written to
-the catalog as a relevance judgement.
+the catalog as a relevance judgement. Detector proposals are named here too (their best
+phrase, computed in one batch) and the panel's slider says how many of them the image shows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from artannot.app.box_item import ProposalLabel
+from artannot.app.canvas import DEFAULT_SHOWN_PROPOSALS
 from artannot.app.heatmap_item import PhraseOverlay
 from artannot.app.workers import Job, JobControl, LatestOnly, start_job
 from artannot.core.geometry import Box
@@ -62,6 +65,7 @@ class SuggestionsPanel(QWidget):
     drawRequested = Signal()  # "draw a box for this phrase" (the pre-model behaviour)
     heatToggled = Signal(bool)
     opacityChanged = Signal(float)
+    proposalLimitChanged = Signal(int)  # how many detector proposals the image shows
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -123,8 +127,44 @@ class SuggestionsPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.train_button)
         layout.addLayout(busy)
+        layout.addLayout(self._proposal_row())
         layout.addWidget(phrases, 1)
         layout.addWidget(regions, 0)
+
+    # -- detector proposals shown -------------------------------------------------------
+    def _proposal_row(self) -> QHBoxLayout:
+        self._wanted_proposals = DEFAULT_SHOWN_PROPOSALS  # the curator's choice, kept across artworks
+        self._proposal_total = 0
+        self.proposal_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=1, value=1)
+        self.proposal_slider.setObjectName("proposals_shown")
+        self.proposal_slider.setToolTip("How many detector proposals (Ctrl+R) the image shows, best "
+                                        "detector score first; the others are kept, not deleted")
+        self.proposal_slider.valueChanged.connect(self._proposal_slider_moved)
+        self.proposal_count = QLabel()
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Proposals shown"))
+        row.addWidget(self.proposal_slider, 1)
+        row.addWidget(self.proposal_count)
+        self.set_proposal_total(0)
+        return row
+
+    def set_proposal_total(self, total: int) -> None:
+        """The artwork's pending proposals changed: the slider spans 1..total, keeping the
+        curator's choice for artworks with more."""
+        self._proposal_total = total
+        with QSignalBlocker(self.proposal_slider):
+            self.proposal_slider.setMaximum(max(total, 1))
+            self.proposal_slider.setValue(min(self._wanted_proposals, max(total, 1)))
+        self.proposal_slider.setEnabled(total > 1)
+        self.proposal_count.setText(f"{min(self._wanted_proposals, total)} of {total}")
+
+    def wanted_proposals(self) -> int:
+        return self._wanted_proposals
+
+    def _proposal_slider_moved(self, value: int) -> None:
+        self._wanted_proposals = value
+        self.proposal_count.setText(f"{min(value, self._proposal_total)} of {self._proposal_total}")
+        self.proposalLimitChanged.emit(value)
 
     # -- phrases ---------------------------------------------------------------------
     def show_phrases(self, ranked: Sequence[RankedPhrase], caption: str = "") -> None:
@@ -198,12 +238,16 @@ class SuggestionsPanel(QWidget):
     # -- model state ---------------------------------------------------------------------
     def set_unavailable(self, message: str, can_train: bool) -> None:
         self.status.setText(f"Suggestions unavailable: {message}")
+        self.train_button.setText("Train a model on this collection")
         self.train_button.setVisible(can_train)
         self.phrase_list.clear()
 
-    def set_ready(self, text: str) -> None:
+    def set_ready(self, text: str, can_fine_tune: bool = False) -> None:
+        """Suggestions work; with the bundled general model, offer to fine-tune it here."""
         self.status.setText(text)
-        self.train_button.setVisible(False)
+        self.train_button.setText("Fine-tune the model on this collection" if can_fine_tune
+                                  else "Train a model on this collection")
+        self.train_button.setVisible(can_fine_tune)
 
     def set_busy(self, text: str | None, done: int = 0, total: int = 0) -> None:
         self.progress.setVisible(text is not None)
@@ -230,16 +274,20 @@ class SuggestionsController(QObject):
     statusMessage = Signal(str)
     modelsChanged = Signal()
     suggestionsShown = Signal(float)  # milliseconds from selection to list on screen
+    proposalsLabelled = Signal(int)  # proposals just named by the model (0: none could be)
 
     def __init__(self, panel: SuggestionsPanel, editor, metadata, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.panel, self.editor, self.metadata = panel, editor, metadata
         self.catalog = None
         self.service: SuggestionService | None = None
+        self._warmed: str | None = None  # the model warmed up last (name)
+        self._warm_jobs: list[Job] = []
         self.artwork_id: str | None = None
         self._artwork_phrases: list[tuple[str, str]] = []
         self._phrase_requests = LatestOnly(self)
         self._region_requests = LatestOnly(self)
+        self._label_requests = LatestOnly(self)
         self._shown: _Shown | None = None
         self._highlight_phrase: str | None = None
         self._train_job: Job | None = None
@@ -256,22 +304,31 @@ class SuggestionsController(QObject):
         editor.selectionChanged.connect(self._selection_changed)
         editor.proposalsAccepted.connect(lambda regions: self._judge_proposals(regions, True))
         editor.proposalsRejected.connect(lambda regions: self._judge_proposals(regions, False))
+        panel.proposalLimitChanged.connect(editor.set_proposal_limit)
+        editor.regionsChanged.connect(self._proposals_changed)
+        editor.set_proposal_limit(panel.wanted_proposals())
 
     # -- collection / artwork ------------------------------------------------------------
     def set_collection(self, catalog) -> None:
         self.shutdown()
         self.catalog = catalog
         self.service = SuggestionService(catalog.root, catalog.data_dir)
+        self._warmed: str | None = None
+        self.warm_up_text()
         self._update_state()
-        if self.service.available:
-            self._warm_up()
 
     def _update_state(self) -> None:
         s = self.service
         if s is None:
             return
         if s.available:
-            self.panel.set_ready(f"Model: {s.model_name()}. Select a box for phrase suggestions.")
+            note = " (bundled general model; no training on this collection yet)" \
+                if s.is_general else ""
+            self.panel.set_ready(f"Model: {s.model_name()}{note}. Select a box for phrase "
+                                 "suggestions.", can_fine_tune=s.is_general)
+            if self._warmed != s.model_name():  # new model or first regions: warm it up once
+                self._warmed = s.model_name()
+                self._warm_up()
         else:
             self.panel.set_unavailable(s.why_unavailable(), can_train=s.store_dir is not None)
         self.modelsChanged.emit()
@@ -281,13 +338,38 @@ class SuggestionsController(QObject):
         service = self.service
 
         def run(ctl: JobControl) -> None:
-            service.warm_up()
+            service.warm_up(ctl.cancelled)
 
         job = Job(run, "warm-up")
         job.signals.error.connect(lambda e: self.panel.set_unavailable(str(e[0]), False))
-        start_job(job)
+        self._track(job)
+
+    def warm_up_text(self) -> Job | None:
+        """Embed the collection's phrases with the model's text encoder in the background
+        (once; cached with the collection), so even the first suggestion never waits for the
+        transformer. Runs at opening and after each phrase extraction; needs no regions."""
+        service = self.service
+        if service is None:
+            return None
+
+        def run(ctl: JobControl) -> int:
+            return service.warm_up_text(ctl.cancelled)
+
+        job = Job(run, "embed phrases")
+        job.signals.error.connect(lambda e: self.statusMessage.emit(
+            f"Phrases could not be embedded: {e[0]}"))
+        return self._track(job)
+
+    def _track(self, job: Job) -> Job:
+        """Background warm-ups are cancelled when the collection closes."""
+        self._warm_jobs.append(job)
+        job.signals.finished.connect(lambda: self._warm_jobs.remove(job)
+                                     if job in self._warm_jobs else None)
+        return start_job(job)
 
     def set_artwork(self, artwork_id: str, phrases: Sequence) -> None:
+        if artwork_id != self.artwork_id:  # same artwork: new phrases only, labels still hold
+            self._label_requests.cancel()
         self.artwork_id = artwork_id
         self._artwork_phrases = list(dict.fromkeys((p.norm, p.text) for p in phrases if p.norm))
         self._phrase_requests.cancel()
@@ -418,6 +500,37 @@ class SuggestionsController(QObject):
             self.catalog.add_judgement(self.artwork_id, box_key(r.box), r.phrase, 0, r.score or 0.0,
                                        accepted, f"{PROPOSAL}:{detector}")
 
+    def label_proposals(self) -> Job | None:
+        """Name every unnamed proposal with its best phrase (this artwork's metadata phrases
+        first), all in one batch on a worker; an answer for another artwork is dropped."""
+        if self.service is None or self.artwork_id is None:
+            return None
+        boxes = [r.box for r in self.editor.pending_proposals() if not r.phrase]
+        if not boxes:
+            return None
+        service, aid, phrases = self.service, self.artwork_id, list(self._artwork_phrases)
+
+        def run(ctl: JobControl) -> list[RankedPhrase | None]:
+            return service.best_phrases_for_regions(aid, boxes, phrases)
+
+        def done(best: list[RankedPhrase | None]) -> None:
+            if aid != self.artwork_id:
+                return
+            labels = {box: ProposalLabel(rp.label, rp.score) for box, rp in zip(boxes, best)
+                      if rp is not None}
+            self.editor.add_proposal_labels(labels)
+            self.proposalsLabelled.emit(len(labels))
+
+        def failed(err) -> None:
+            self.statusMessage.emit(f"Proposals could not be named: {err[0]}")
+            self.proposalsLabelled.emit(0)
+
+        return self._label_requests.start(run, done, failed, "proposal labels")
+
+    def _proposals_changed(self) -> None:
+        pending = self.editor.pending_proposals()
+        self.panel.set_proposal_total(sum(r.source == "detector" for r in pending))
+
     # -- training ---------------------------------------------------------------------------
     def train(self, use_judgements: bool = True, config=None) -> Job | None:
         if self.catalog is None or self._train_job is not None:
@@ -465,9 +578,14 @@ class SuggestionsController(QObject):
         self.panel.status.setText(f"Suggestions failed: {err[0]}")
 
     def shutdown(self, wait: float = 10) -> None:
-        jobs = [j for j in (self._phrase_requests.current, self._region_requests.current, self._train_job) if j]
+        jobs = [j for j in (self._phrase_requests.current, self._region_requests.current,
+                            self._label_requests.current, self._train_job) if j]
+        jobs += list(self._warm_jobs)
+        for job in self._warm_jobs:
+            job.cancel()
         self._phrase_requests.cancel()
         self._region_requests.cancel()
+        self._label_requests.cancel()
         self.cancel_training()
         for job in jobs:
             job.done.wait(wait)

@@ -104,14 +104,9 @@ def info(
 
 
 def _register_commands() -> None:
+    # A command module that fails to import is an error, never a command quietly missing.
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"artannot.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"artannot.cli.{name}":
-                continue  # feature not built in this version
-            raise
-        module.register(app)
+        importlib.import_module(f"artannot.cli.{name}").register(app)
 
 
 _register_commands()

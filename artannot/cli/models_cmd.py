@@ -1,4 +1,5 @@
-"""``artannot models list|import|verify``: thin CLI over :class:`artannot.models.ModelManager`."""
+"""``artannot models list|import|import-dir|verify``: thin CLI over
+:class:`artannot.models.ModelManager`."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
     def import_cmd(
         file: Annotated[Path, typer.Argument(help="Weight file to copy into the models folder.")],
         name: Annotated[str | None, typer.Option(help="Manifest name, or name of a custom model.")] = None,
-        role: Annotated[str | None, typer.Option(help="detector | backbone | scan (custom models).")] = None,
+        role: Annotated[str | None, typer.Option(help="detector | backbone | scan | text (custom models).")] = None,
         architecture: Annotated[str | None, typer.Option(help="Architecture key (custom models).")] = None,
         provenance: Annotated[str | None, typer.Option(help="Where the file came from.")] = None,
     ) -> None:
@@ -66,6 +67,29 @@ def register(app: typer.Typer) -> None:
         note = " (custom, hash recorded)" if not status.known else (
             " (checked against the sha256 prefix only)" if status.hash_check == "prefix" else "")
         typer.echo(f"imported {status.name} -> {status.path}{note}")
+
+    @models.command("import-dir")
+    def import_dir_cmd(
+        folder: Annotated[Path, typer.Argument(help="Hugging Face CLIP folder (config.json, "
+                                               "model.safetensors, tokenizer, preprocessor).")],
+        name: Annotated[str | None, typer.Option(help="Model name (default: the folder's name).")] = None,
+        provenance: Annotated[str | None, typer.Option(help="Where the folder came from.")] = None,
+    ) -> None:
+        """Copy a CLIP model folder in, recording every file's sha256 (checked on each load)."""
+        from artannot.models import clip_folder_plan
+
+        try:
+            plan = clip_folder_plan(folder)
+            status = _manager().import_dir(folder, name=name, provenance=provenance)
+        except ArtannotError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"imported {status.name} ({plan.summary}, {len(plan.files)} files, "
+                   f"custom, hashes recorded) -> {status.path}")
+        if plan.left_out:
+            typer.echo(f"left out (not needed; only safetensors weights are loaded): "
+                       f"{', '.join(plan.left_out)}")
+        typer.echo(f"use it: artannot detect PATH --backbone {status.name}")
 
     @models.command("verify")
     def verify_cmd() -> None:

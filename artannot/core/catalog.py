@@ -15,7 +15,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -435,10 +435,6 @@ class Catalog:
     def artworks(self) -> list[Artwork]:
         return [self._artwork_from(r) for r in self._db.execute(f"SELECT {self._ARTWORK_COLS} FROM artworks ORDER BY id")]
 
-    def iter_artworks(self) -> Iterator[Artwork]:
-        for r in self._db.execute(f"SELECT {self._ARTWORK_COLS} FROM artworks ORDER BY id"):
-            yield self._artwork_from(r)
-
     def artwork(self, artwork_id: str) -> Artwork:
         r = self._db.execute(f"SELECT {self._ARTWORK_COLS} FROM artworks WHERE id=?", (artwork_id,)).fetchone()
         if r is None:
@@ -655,10 +651,9 @@ def _image_stamp(path: Path) -> str:
 
 
 def make_thumbnail(path: Path, max_side: int = 256) -> bytes:
-    """A small JPEG for the browser; JPEG ``draft`` decodes at reduced size, so it is fast on big scans."""
+    """A small JPEG for the browser, from a reduced decode (fast on big scans)."""
     with Image.open(path) as im:
-        im.draft("RGB", (max_side * 2, max_side * 2))
-        im = im.convert("RGB")
+        im = col.decode_reduced(im, col.reduction_for(im.width, im.height, 2 * max_side))
         im.thumbnail((max_side, max_side))
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=85)

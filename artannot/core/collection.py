@@ -119,6 +119,33 @@ def image_size(path: Path) -> tuple[int, int]:
         raise ImageError(f"cannot read image: {exc}", path) from exc
 
 
+def reduction_for(width: int, height: int, keep_side: int) -> int:
+    """The largest power-of-two reduction that keeps the longer side at least ``keep_side``."""
+    factor = 1
+    while max(width, height) // (factor * 2) >= keep_side:
+        factor *= 2
+    return factor
+
+
+def decode_reduced(im: Image.Image, factor: int) -> Image.Image:
+    """Decode an opened image reduced by ``factor`` (a power of two; 1: full size), as RGB.
+
+    JPEG scales in the DCT domain while decoding (``draft``: 1/2, 1/4, 1/8), several times
+    faster than a full decode and with a fraction of its memory; the rest of the factor, and
+    every other format, is done with ``reduce`` (box averaging) after decoding. Palette, CMYK
+    and other modes become RGB before averaging, so colours, not palette indices, are averaged.
+    """
+    width, height = im.size
+    if factor > 1:
+        im.draft("RGB", (max(1, width // factor), max(1, height // factor)))
+    im.load()
+    out = im if im.mode in ("RGB", "RGBA", "L") else im.convert("RGB")
+    rest = factor // max(1, round(width / out.width))
+    if rest > 1:
+        out = out.reduce(rest)
+    return out if out.mode == "RGB" else out.convert("RGB")
+
+
 def check_image(path: Path) -> None:
     """Raise :class:`ImageError` when an image file is cut short (an interrupted copy or download).
 

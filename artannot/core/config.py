@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+import tomli_w
 
 from artannot.core.errors import ArtannotError
 from artannot.core.safe_io import atomic_write
@@ -126,29 +127,32 @@ def load_config(path: Path | str | None = None) -> Config:
     return validate(data, path)
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value)
-
-
-def default_config_text() -> str:
+def config_text(config: Config | None = None) -> str:
+    """The settings file for ``config`` (default: every setting at its default), each setting
+    under its help as a comment. Values are written by ``tomli_w``: any string round-trips."""
+    config = config or Config()
     lines = ["# artannot settings. Unknown keys are refused; delete a line to get its default.", ""]
     for name, s in SCHEMA.items():
-        lines += [f"# {s.help}", f"{name} = {_toml_value(s.default)}", ""]
+        value = getattr(config, name)
+        value = list(value) if isinstance(value, tuple) else value
+        lines += [f"# {s.help}", tomli_w.dumps({name: value}).rstrip("\n"), ""]
     return "\n".join(lines)
+
+
+def save_config(config: Config, path: Path | str | None = None, *, overwrite: bool = True) -> Path:
+    """Write ``config`` to ``path`` (default :func:`config_path`), the old file kept as
+    ``config.toml.bak``; refuses values that :func:`load_config` would refuse, and an existing
+    file unless ``overwrite``."""
+    path = Path(path) if path is not None else config_path()
+    values = {name: getattr(config, name) for name in SCHEMA}
+    validate({k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}, path)
+    if path.exists() and not overwrite:
+        raise ConfigError("settings file exists; not overwriting it", path)
+    atomic_write(path, config_text(config).encode("utf-8"), backup=True)
+    return path
 
 
 def write_default_config(path: Path | str | None = None, *, overwrite: bool = False) -> Path:
     """Write a commented file with every setting at its default; refuses to replace an existing
     file unless ``overwrite`` (the old one is then kept as ``config.toml.bak``)."""
-    path = Path(path) if path is not None else config_path()
-    if path.exists() and not overwrite:
-        raise ConfigError("settings file exists; not overwriting it", path)
-    atomic_write(path, default_config_text().encode("utf-8"), backup=True)
-    return path
-
+    return save_config(Config(), path, overwrite=overwrite)

@@ -16,7 +16,8 @@ from pathlib import Path
 from lxml import etree
 
 from artannot.core.errors import MetadataError
-from artannot.core.metadata import flatten_xml, parse_xml_bytes
+from artannot.core.metadata import flatten_xml
+from artannot.core.safe_xml import parse_untrusted_xml
 
 LIDO_NS = "http://www.lido-schema.org"
 NS = {"lido": LIDO_NS}
@@ -147,7 +148,7 @@ def read_lido(path: Path | str) -> dict[str, str]:
         data = path.read_bytes()
     except OSError as exc:
         raise MetadataError(f"cannot read: {exc.strerror or exc}", path) from exc
-    root = parse_xml_bytes(data, path)
+    root = parse_untrusted_xml(data, path)
     if not is_lido(root):
         raise MetadataError(f"not a LIDO document (root namespace must be {LIDO_NS})", path)
     return lido_fields(root, path)

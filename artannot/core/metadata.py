@@ -7,7 +7,9 @@ are *descriptions* uses a name heuristic, and the user can override it.
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +18,43 @@ from typing import Any
 from lxml import etree
 
 from artannot.core.errors import MetadataError
+from artannot.core.safe_xml import parse_untrusted_xml
 
-# Last component of a key path (lower-case, without index) that marks description-like text.
-DESCRIPTION_KEYS = frozenset({
-    "title", "description", "descriptions", "caption", "captions", "raw", "label", "inscription",
-    "inscriptions", "notes", "note", "summary", "abstract", "text", "physicaldescription",
-    "objectdescription", "curatorialcomment", "gallerylabel", "descriptivenote", "subject",
-})
 TITLE_KEYS = ("title", "objectname", "name", "label")
+
+# Which fields are text (phrase extraction, the metadata panel, descriptions): museums name
+# their fields differently (``description``, ``physicalDescription``, ``record.label_text``,
+# ``sentences[0].raw``), so the default matches words of the key's last component, not exact
+# keys; ids, dates, urls and numbers never make useful phrases and are refused both by key
+# and by value.
+
+# Words in a key that mark descriptive prose (matched after splitting camelCase/snake_case).
+TEXT_WORDS = frozenset(
+    {
+        "title", "titles", "description", "descriptions", "desc", "caption", "captions",
+        "label", "labels", "inscription", "inscriptions", "inscribed", "notes", "note",
+        "sentences", "sentence", "summary", "abstract", "remarks", "comments", "comment",
+        "subject", "subjects", "iconography", "narrative",
+    }
+)
+# Words that disqualify a key even when it also has a text word ("titleId", "label_date").
+NON_TEXT_WORDS = frozenset(
+    {
+        "id", "ids", "uri", "url", "urls", "href", "link", "links", "src", "date", "dates",
+        "year", "years", "number", "no", "num", "accession", "identifier", "lang", "language",
+        "tokens", "token", "count", "width", "height", "size", "filename", "path", "sentid",
+        "sentids", "imgid", "hash", "type",
+    }
+)
+# Generic leaves whose meaning comes from their parent: ``sentences[0].raw``, ``label.#text``.
+GENERIC_LEAVES = frozenset({"raw", "text", "value", "content", "#text", "_text", "$", "body"})
+
+_INDEX_RE = re.compile(r"\[\d+\]")
+_SPLIT_KEY_RE = re.compile(r"[./:]")
+_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_URL_RE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*://|www\.|urn:|doi:)", re.IGNORECASE)
+_LETTER_RE = re.compile(r"[^\W\d_]")
+_NUMERIC_RE = re.compile(r"^[\W\d_]*(?:(?:ca|c|circa|ad|bc|bce|ce)\.?[\W\d_]*)*$", re.IGNORECASE)
 
 
 def _last_component(key: str) -> str:
@@ -31,22 +62,72 @@ def _last_component(key: str) -> str:
     return last.split("[", 1)[0].split("@", 1)[0].lower().replace("_", "").replace("-", "")
 
 
-def is_description_key(key: str) -> bool:
-    return _last_component(key) in DESCRIPTION_KEYS
+def key_components(key: str) -> list[str]:
+    """``record.sentences[0].raw`` -> ``['record', 'sentences', 'raw']``."""
+    return [c for c in _SPLIT_KEY_RE.split(_INDEX_RE.sub("", key)) if c]
+
+
+def key_words(component: str) -> set[str]:
+    """``physicalDescription`` / ``label_text`` -> lower-case words."""
+    return {w.lower() for w in _WORD_RE.findall(component)}
+
+
+def is_text_key(key: str) -> bool:
+    """Does the key look like a title/description-like field? (default selection)."""
+    parts = key_components(key)
+    while parts and parts[-1].lower() in GENERIC_LEAVES:
+        parts.pop()
+    if not parts:
+        return False
+    words = key_words(parts[-1])
+    return bool(words & TEXT_WORDS) and not (words & NON_TEXT_WORDS)
+
+
+def is_prose(value: str) -> bool:
+    """Refuse values that are urls, dates or numbers even under a text-like key."""
+    if not value or not value.strip():
+        return False
+    if _URL_RE.match(value) or not _LETTER_RE.search(value):
+        return False
+    return not _NUMERIC_RE.match(value)
+
+
+def _matches(key: str, pattern: str) -> bool:
+    key_l, pat_l = key.lower(), pattern.lower()
+    if fnmatch.fnmatchcase(key_l, pat_l):
+        return True
+    parts = key_components(key_l)
+    return bool(parts) and fnmatch.fnmatchcase(parts[-1], pat_l)
 
 
 def text_fields(fields: dict[str, str], wanted: Sequence[str] | None = None) -> list[tuple[str, str]]:
-    """The ``(key, text)`` pairs that feed phrase extraction and search highlighting.
+    """The ``(key, text)`` pairs that feed phrase extraction and that the metadata panel
+    highlights, without duplicate texts.
 
-    ``wanted`` (user choice) matches a full key or a last component, case-insensitively;
-    by default title and description-like fields are used.
+    ``wanted`` (the user's ``text_fields`` setting) lists keys or glob patterns
+    (case-insensitive; matched against the full key and its last component): the result
+    follows that order, and the user's choice is honoured even for date-like keys. Without it,
+    text-like keys with prose values are picked in metadata order. A text already taken under
+    another key is skipped, so it does not count twice in the vocabulary.
     """
-    if wanted:
-        want = {w.lower() for w in wanted}
-        pick = [k for k in fields if k.lower() in want or _last_component(k) in want]
+    chosen: list[tuple[str, str]] = []
+    if not wanted:
+        chosen = [(k, v) for k, v in fields.items() if isinstance(v, str) and is_text_key(k) and is_prose(v)]
     else:
-        pick = [k for k in fields if is_description_key(k)]
-    return [(k, fields[k]) for k in pick if fields[k].strip()]
+        taken: set[str] = set()
+        for pattern in wanted:
+            for k, v in fields.items():
+                if k not in taken and isinstance(v, str) and v.strip() and _matches(k, pattern):
+                    taken.add(k)
+                    chosen.append((k, v))
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for k, v in chosen:
+        key = " ".join(v.split())
+        if key not in seen:
+            seen.add(key)
+            out.append((k, v))
+    return out
 
 
 def title_of(fields: dict[str, str]) -> str:
@@ -76,22 +157,6 @@ def flatten(value: Any, prefix: str = "", out: dict[str, str] | None = None) -> 
         if prefix:
             out[prefix] = text
     return out
-
-
-def _safe_xml_parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
-def parse_xml_bytes(data: bytes, path: Path | str) -> etree._Element:
-    """Parse untrusted XML with entities, DTDs and network access disabled."""
-    try:
-        root = etree.fromstring(data, _safe_xml_parser())
-    except etree.XMLSyntaxError as exc:
-        raise MetadataError(f"malformed XML: {exc}", path) from exc
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise MetadataError("DOCTYPE/entity declarations are not allowed", path)
-    return root
 
 
 def _local(tag: Any) -> str:
@@ -143,7 +208,7 @@ def read_xml_fields(path: Path) -> dict[str, str]:
         data = path.read_bytes()
     except OSError as exc:
         raise MetadataError(f"cannot read: {exc.strerror or exc}", path) from exc
-    root = parse_xml_bytes(data, path)
+    root = parse_untrusted_xml(data, path)
     from artannot.core import lido  # LIDO records get friendly keys (title, creator, date, ...)
 
     return lido.lido_fields(root, path) if lido.is_lido(root) else flatten_xml(root)
@@ -182,9 +247,13 @@ def _split_of(entry: dict[str, Any]) -> str | None:
 
 
 def read_karpathy(path: Path) -> list[KarpathyEntry]:
-    """Entries of a Karpathy-style file; ``filepath`` (or ``split``) gives the split."""
+    """Entries of a Karpathy-style file (ours, see :mod:`artannot.text.karpathy`, or another
+    tool's); ``split`` (or ``filepath``) gives the split. Sentences are ``{"raw": ...}`` objects
+    or bare strings. The one reader of these files: a problem raises :class:`MetadataError`."""
     try:
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        data = json.loads(Path(path).read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise MetadataError(f"cannot read caption file: {exc.strerror or exc}", path) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MetadataError(f"malformed caption file: {exc}", path) from exc
     images = data.get("images") if isinstance(data, dict) else None

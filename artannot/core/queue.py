@@ -64,6 +64,7 @@ class Progress:
 def collection_progress(catalog: Any, should_stop: Callable[[], bool] | None = None) -> Progress:
     """Annotated/total and metadata phrases that already label a box (reads the VOC files)."""
     from artannot.core.errors import ArtannotError
+    from artannot.core.model import normalise_phrase
     from artannot.core.voc import read_voc
 
     stats = catalog.stats()
@@ -76,7 +77,7 @@ def collection_progress(catalog: Any, should_stop: Callable[[], bool] | None = N
         if not norms or not row.n_regions:
             continue
         try:
-            labels = {" ".join(r.phrase.lower().split()) for r in read_voc(catalog.annotation_path(row.id)).regions}
+            labels = {normalise_phrase(r.phrase) for r in read_voc(catalog.annotation_path(row.id)).regions}
         except (ArtannotError, OSError):
             continue
         covered += len(norms & labels)

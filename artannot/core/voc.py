@@ -21,6 +21,7 @@ from artannot.core.errors import ArtannotError, VocConflictError, VocParseError
 from artannot.core.geometry import Box
 from artannot.core.model import Annotation, Region
 from artannot.core.safe_io import atomic_write, changed_since, stamp_of
+from artannot.core.safe_xml import parse_untrusted_xml
 
 HEADER_ORDER = ("folder", "filename", "path", "source", "size", "segmented")
 OBJECT_ORDER = ("name", "pose", "truncated", "difficult", "bndbox")
@@ -34,28 +35,14 @@ class VocValidationError(ArtannotError):
     code = "E103"
 
 
-def _parser() -> etree.XMLParser:
-    # No entity expansion, no DTD loading, no network: an annotation file is data, not a program.
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-        huge_tree=False, remove_blank_text=True,
-    )
-
-
 def parse_voc_bytes(data: bytes, path: Path | str = "<bytes>") -> etree._ElementTree:
     """Parse and sanity-check a VOC document; raises :class:`VocParseError`."""
     if not data.strip():
         raise VocParseError("file is empty", path)
-    try:
-        tree = etree.ElementTree(etree.fromstring(data, _parser()))
-    except etree.XMLSyntaxError as exc:
-        raise VocParseError(f"malformed XML: {exc}", path) from exc
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise VocParseError("DOCTYPE/entity declarations are not allowed in annotation files", path)
-    root = tree.getroot()
+    root = parse_untrusted_xml(data, path, error=VocParseError, remove_blank_text=True)
     if root.tag != "annotation":
         raise VocParseError(f"root element is <{root.tag}>, not <annotation>", path)
-    return tree
+    return root.getroottree()
 
 
 # -- reading -----------------------------------------------------------------

@@ -110,6 +110,17 @@ def save_checkpoint(path: Path | str, model: ScanModel, vocab: TextVocab, *, epo
     return path
 
 
+def read_config(path: Path | str) -> ScanConfig:
+    """The configuration of a checkpoint, without building its model."""
+    try:
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read checkpoint: {exc}", Path(path)) from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"not an {FORMAT} checkpoint", Path(path))
+    return ScanConfig.from_dict(state["config"])
+
+
 def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu",
                     data_dir: Path | None = None) -> Checkpoint:
     """Read a checkpoint and rebuild its model (in eval mode); ``data_dir``: the collection

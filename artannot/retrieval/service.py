@@ -10,7 +10,9 @@ loads them lazily, and answers the questions the GUI asks:
 - fragments across the collection for a phrase or for a fragment (two-stage faiss + exact
   re-score, the index cached in ``<data_dir>/search/``),
 - judgements: how often the top-1 / top-5 suggestion was accepted, and accepted pairs as
-  extra training data.
+  extra training data,
+- optionally, CLIP zero-shot phrases for a box when a CLIP model is installed
+  (:meth:`SuggestionService.clip_phrases_for_box`, :mod:`artannot.retrieval.clip_suggest`).
 
 Every method may run on a worker thread; one lock serialises model and store access.
 """
@@ -41,6 +43,9 @@ GENERAL_MODEL = "scan_general_flickr8k"
 # Judgement kinds, stored as the prefix of the judgement's ``model`` column ("kind:model").
 PHRASE, REGION, PROPOSAL, FRAGMENT = "phrase", "region", "proposal", "fragment"
 SAME_BOX_PX = 1.0  # a box within a pixel of a stored region uses the stored feature
+# Collection phrases CLIP ranks (most frequent first): its text tower embeds each once per
+# session, ~2000 phrases take seconds on a CPU (SCAN's candidate list may be 10x longer).
+CLIP_CANDIDATES = 2000
 
 Progress = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
@@ -180,7 +185,8 @@ class SuggestionService:
     """See the module docstring. Cheap to create; models load on first use."""
 
     def __init__(self, root: Path, data_dir: Path, *, checkpoint: Path | None = None,
-                 store_dir: Path | None = None, device: str | None = None) -> None:
+                 store_dir: Path | None = None, device: str | None = None,
+                 clip: str | None = None) -> None:
         self.root = Path(root)
         self.data_dir = Path(data_dir)
         stores = feature_stores(self.data_dir)
@@ -194,6 +200,11 @@ class SuggestionService:
         self._pipeline: Any = None
         self._search: CollectionSearch | None = None
         self._images: OrderedDict[str, Any] = OrderedDict()  # artwork id -> ModelImage
+        self._text_model: tuple[str, str | None] | None = None
+        # CLIP zero-shot: None = the first installed role "clip" model, "" = off, else a name.
+        self._clip_choice = clip
+        self._clip: Any = None  # a retrieval.clip_suggest.ClipSuggester, loaded on first use
+        self._clip_candidates: list[str] | None = None
 
     # -- state -------------------------------------------------------------------------
     def _pick_checkpoint(self, explicit: Path | None) -> Path | None:
@@ -261,6 +272,7 @@ class SuggestionService:
                 self.store_dir = stores[0] if stores else None
             self._suggester = None
             self._search = None
+            self._clip = self._clip_candidates = None
             if self._store is not None:
                 self._store.close()
                 self._store = None
@@ -325,24 +337,53 @@ class SuggestionService:
                 self._pipeline = pipe
             return self._pipeline
 
+    def text_model(self) -> str | None:
+        """The frozen text model of the checkpoint in use (None: no model, or a thesis encoder)."""
+        if self.checkpoint is None or not self.checkpoint.is_file():
+            return None
+        key = _file_key(self.checkpoint)
+        if self._text_model is None or self._text_model[0] != key:
+            from artannot.retrieval.checkpoint import read_config
+            from artannot.retrieval.encoders import uses_phrase_vectors
+
+            cfg = read_config(self.checkpoint)
+            name = cfg.text_model if uses_phrase_vectors(cfg.text_encoder) else None
+            self._text_model = (key, name)
+        return self._text_model[1]
+
+    def warm_up_text(self, should_stop: ShouldStop | None = None) -> int:
+        """Embed (once, cached with the collection) every phrase of the collection the text
+        model has not seen: needs no regions, so it runs as soon as phrases are extracted and
+        the first suggestion never waits for the transformer. Returns how many were new."""
+        model = self.text_model()
+        if model is None:
+            return 0
+        from artannot.core.catalog import Catalog
+        from artannot.text.phrase_vectors import collection_phrase_vectors
+
+        vectors = collection_phrase_vectors(self.data_dir, model)
+        if not vectors.can_embed:
+            return 0
+        with Catalog.open(self.root, refresh=False) as cat:
+            todo = [p for p in cat.phrase_counts() if p not in vectors]
+        done = 0
+        for s in range(0, len(todo), 512):  # a batch at a time: a click can come between
+            if should_stop is not None and should_stop():
+                break
+            done += vectors.ensure(todo[s:s + 512])
+        try:
+            vectors.save()
+        except OSError:
+            pass  # a cache beside a read-only collection
+        return done
+
     def warm_up(self, should_stop: ShouldStop | None = None) -> None:
         """Load the model and embed the vocabulary now, so the first click is fast; with a
         pretrained text encoder, also every phrase of the collection not yet cached (once)."""
         with self._lock:
             sug = self.suggester()
             sug.phrases_for_region(np.zeros(self.store().dim or 1, np.float32), top_k=1)
-        vectors = sug.vocab.vectors
-        if vectors is not None and vectors.can_embed:
-            from artannot.core.catalog import Catalog
-
-            with Catalog.open(self.root, refresh=False) as cat:
-                todo = [p for p in cat.phrase_counts() if p not in vectors]
-            for s in range(0, len(todo), 512):  # a batch at a time: a click can come between
-                if should_stop is not None and should_stop():
-                    break
-                vectors.ensure(todo[s:s + 512])
-        with self._lock:
-            self._save_vectors()
+        self.warm_up_text(should_stop)
         try:  # the backbone for drawn boxes; suggestions for stored regions work without it
             self.pipeline()
         except ArtannotError:
@@ -466,6 +507,62 @@ class SuggestionService:
                 re_ = sug.embed_regions(np.asarray(rs.features, np.float32))
             out[aid] = float((re_ @ pe.T).max(axis=1).mean())
         return out
+
+    # -- CLIP zero-shot (optional) -------------------------------------------------------
+    def clip_model_name(self) -> str | None:
+        """The CLIP model whose zero-shot phrases can be shown (None: none installed or off)."""
+        if self._clip_choice is not None:
+            return self._clip_choice or None
+        if self._clip is not None:
+            return self._clip.name
+        from artannot.models import ModelManager
+
+        try:
+            names = [s.name for s in ModelManager().installed("clip")]
+        except ArtannotError:
+            return None
+        return names[0] if names else None
+
+    def clip_suggester(self):  # -> retrieval.clip_suggest.ClipSuggester
+        """The CLIP model, loaded (and every file hash-checked) on first use, on the CPU
+        unless the service was given a device."""
+        from artannot.retrieval.clip_suggest import ClipSuggester
+
+        with self._lock:
+            if self._clip is None:
+                name = self.clip_model_name()
+                if name is None:
+                    raise ServiceError("no CLIP model is installed (`artannot models import-dir`)")
+                self._clip = ClipSuggester.from_manager(name, device=self.device or "cpu")
+            return self._clip
+
+    def clip_phrases_for_box(self, artwork_id: str, box: Box,
+                             artwork_phrases: Sequence[tuple[str, str]] = (), *, top_k: int = 8
+                             ) -> list[RankedPhrase]:
+        """CLIP's zero-shot ranking for a box, laid out like :meth:`phrases_for_box`: this
+        artwork's metadata phrases first, then the best ``top_k`` of the collection's phrases
+        (every phrase ``artannot phrases`` counted). The box is cropped from the image; no
+        feature store or SCAN model is needed. The GUI names the model with
+        :meth:`clip_model_name`."""
+        from artannot.text.vocab import TextVocab
+
+        with self._lock:
+            sug = self.clip_suggester()
+            im = self._image(artwork_id)
+            scaled = Box.from_edges(*im.to_model(np.array(box.to_edges())).tolist())
+            if self._clip_candidates is None:
+                own = TextVocab.from_collection(self.data_dir, min_phrase_count=1)
+                self._clip_candidates = own.candidates(CLIP_CANDIDATES) if own is not None else []
+            surface = dict(artwork_phrases)
+            emb = sug.embed_regions(im.pixels, [scaled])[0]
+            out: list[RankedPhrase] = []
+            for p in sug.phrases_for_region(emb, candidates=list(surface), top_k=len(surface)):
+                out.append(RankedPhrase(p.phrase, surface.get(p.phrase, p.phrase), p.score,
+                                        len(out) + 1, "artwork", True))
+            rest = [p for p in self._clip_candidates if p not in surface]
+            for p in sug.phrases_for_region(emb, candidates=rest, top_k=top_k):
+                out.append(RankedPhrase(p.phrase, p.phrase, p.score, len(out) + 1, "collection", True))
+            return out
 
     # -- collection search ---------------------------------------------------------------
     def _search_dir(self) -> Path:

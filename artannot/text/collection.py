@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from artannot.core.metadata import text_fields
 from artannot.core.model import Artwork, PhraseRecord
-from artannot.text.fields import select_text_fields
 from artannot.text.karpathy import CaptionImage, sentences_for, write_caption_data
 from artannot.text.phrases import PhraseExtractor
 from artannot.text.splits import assign_splits, split_counts
@@ -85,7 +85,7 @@ class ExtractionReport:
 
 def artwork_text(artwork: Artwork, fields: Sequence[str] | None = None) -> list[tuple[str, str]]:
     """The ``(field, text)`` pairs that feed extraction; plain descriptions when no field fits."""
-    chosen = select_text_fields(artwork.fields, fields)
+    chosen = text_fields(artwork.fields, fields)
     if not chosen and fields is None:
         chosen = [(f"descriptions[{i}]", d) for i, d in enumerate(artwork.descriptions) if d.strip()]
     return chosen

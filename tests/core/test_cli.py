@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from artannot import __version__
@@ -66,3 +67,13 @@ def test_info_on_a_file_not_a_folder(tmp_path):
     f.write_bytes(b"x")
     result = runner.invoke(app, ["info", str(f)])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_every_command_module_is_registered_and_a_missing_one_fails_loudly(monkeypatch):
+    import artannot.cli as cli
+
+    names = {c.name or c.callback.__name__ for c in app.registered_commands}
+    assert {"phrases", "detect", "train", "suggest", "export"} <= names
+    monkeypatch.setattr(cli, "_COMMAND_MODULES", ("no_such_cmd",))
+    with pytest.raises(ModuleNotFoundError, match="no_such_cmd"):
+        cli._register_commands()

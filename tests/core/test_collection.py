@@ -157,3 +157,34 @@ def test_annotation_at_default_place_is_found(tmp_path, image, unique):
     links = col.link_files(col.walk_files(tmp_path), {rel: "someone-else.jpg"}, {})
     assert links[image].annotation == rel
     assert col._pick_annotation(PurePosixPath(image), {rel: ""}, {}, {}) == rel
+
+
+def test_reduction_for_keeps_the_longer_side():
+    assert col.reduction_for(9000, 6000, 3000) == 2
+    assert col.reduction_for(20000, 12000, 3000) == 4
+    assert col.reduction_for(640, 480, 3000) == 1
+    assert col.reduction_for(4000, 1000, 512) == 4
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_decode_reduced_sizes_and_colour(tmp_path, fmt):
+    path = tmp_path / f"a.{fmt.lower()}"
+    Image.new("RGB", (800, 640), (200, 100, 50)).save(path, fmt)
+    for factor in (1, 2, 4, 16):  # 16: JPEG's DCT scaling stops at 8, reduce() does the rest
+        with Image.open(path) as im:
+            out = col.decode_reduced(im, factor)
+        assert out.mode == "RGB" and out.size == (800 // factor, 640 // factor)
+        assert all(abs(a - b) <= 3 for a, b in zip(out.getpixel((3, 3)), (200, 100, 50)))
+
+
+@pytest.mark.parametrize("mode", ["P", "L", "RGBA", "CMYK"])
+def test_decode_reduced_averages_colours_not_palette_indices(tmp_path, mode):
+    # a black/white checkerboard averages to grey; averaging a palette image's indices fails
+    board = Image.new("L", (64, 64))
+    board.putdata([255 * ((x + y) % 2) for y in range(64) for x in range(64)])
+    path = tmp_path / ("a.tif" if mode == "CMYK" else "a.png")
+    board.convert(mode).save(path)
+    with Image.open(path) as im:
+        out = col.decode_reduced(im, 2)
+    assert out.mode == "RGB" and out.size == (32, 32)
+    assert all(120 <= v <= 135 for v in out.getpixel((5, 5)))

@@ -84,7 +84,8 @@ def test_text_fields_default_and_user_choice():
     fields = {"title": "Rough Waves", "creator.name": "Ogata Kōrin", "description": "Waves on gold.",
               "notes[0]": "Screen.", "medium": "ink", "empty_description": " "}
     assert [k for k, _ in md.text_fields(fields)] == ["title", "description", "notes[0]"]
-    assert md.text_fields(fields, ["medium", "Creator.Name"]) == [("creator.name", "Ogata Kōrin"), ("medium", "ink")]
+    # the user's order, which is also the extraction order
+    assert md.text_fields(fields, ["medium", "Creator.Name"]) == [("medium", "ink"), ("creator.name", "Ogata Kōrin")]
     assert md.text_fields(fields, ["notes"]) == [("notes[0]", "Screen.")]
 
 

@@ -11,6 +11,7 @@ from artannot.core.config import (
     ConfigError,
     config_path,
     load_config,
+    save_config,
     write_default_config,
 )
 
@@ -46,6 +47,25 @@ def test_env_var_and_default_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (cfg.autosave_seconds, cfg.save_on_navigate, cfg.text_fields, cfg.device, cfg.suggestion_top_k) == \
            (0, False, ("title", "label"), "cuda:1", 3)
     assert cfg.path == p
+
+
+def test_values_with_newlines_quotes_and_backslashes_round_trip(tmp_path: Path) -> None:
+    """The old hand-written writer left a newline raw inside a basic string: invalid TOML."""
+    p = tmp_path / "config.toml"
+    cfg = Config(text_fields=('label "short"', "line one\nline two", "back\\slash"),
+                 models_dir='C:\\Users\\"me"\nweights\t', detector="proposals", device="cpu",
+                 autosave_seconds=0, save_on_navigate=False)
+    assert save_config(cfg, p) == p
+    again = load_config(p)
+    assert again == cfg and again.path == p
+    cfg2 = dataclasses.replace(cfg, suggestion_top_k=3)
+    save_config(cfg2, p)
+    assert load_config(p) == cfg2 and (tmp_path / "config.toml.bak").is_file()
+    with pytest.raises(ConfigError, match="exists"):
+        save_config(cfg, p, overwrite=False)
+    with pytest.raises(ConfigError, match="autosave_seconds"):
+        save_config(Config(autosave_seconds=-1), p)  # never writes a file load would refuse
+    assert load_config(p) == cfg2
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,9 @@ from pathlib import Path
 import pytest
 
 from artannot.core.errors import MetadataError
+from artannot.core.metadata import read_karpathy
 from artannot.core.model import PhraseRecord
-from artannot.text.karpathy import (
-    CaptionImage,
-    read_caption_data,
-    sentences_for,
-    split_sentences,
-    write_caption_data,
-)
+from artannot.text.karpathy import CaptionImage, sentences_for, split_sentences, write_caption_data
 
 
 def test_split_sentences_keeps_abbreviations() -> None:
@@ -40,7 +35,7 @@ def test_sentences_carry_their_phrases() -> None:
     ]
 
 
-def test_round_trip_and_foreign_files(tmp_path: Path) -> None:
+def test_written_files_read_back_through_the_catalog_reader(tmp_path: Path) -> None:
     path = tmp_path / "caption_data.json"
     imgs = [
         CaptionImage("wave.jpg", "train", sentences_for([("d", "A wave.")], []), "ukiyoe/wave.jpg",
@@ -50,26 +45,32 @@ def test_round_trip_and_foreign_files(tmp_path: Path) -> None:
     write_caption_data(path, imgs)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["images"][0]["filepath"] == "train" and data["images"][0]["sentences"][0]["raw"] == "A wave."
-    back = read_caption_data(path)
-    assert [(i.filename, i.split, i.artwork_id) for i in back] == [
-        ("wave.jpg", "train", "ukiyoe/wave.jpg"),
-        ("kōrin.jpg", "test", "kōrin.jpg"),
+    assert data["images"][0]["sentences"][0]["tokens"] == ["a", "wave"]
+    back = read_karpathy(path)
+    assert [(e.filename, e.split, e.sentences) for e in back] == [
+        ("wave.jpg", "train", ["A wave."]),
+        ("kōrin.jpg", "test", []),
     ]
-    assert back[0].extra == {"relpath": "ukiyoe/wave.jpg"}
-    assert back[0].sentences[0].tokens == ["a", "wave"]
+    assert back[0].extra["relpath"] == "ukiyoe/wave.jpg" and back[0].extra["artwork_id"] == "ukiyoe/wave.jpg"
     # the classic Karpathy layout, with bare-string sentences another tool wrote
     foreign = tmp_path / "foreign.json"
     foreign.write_text(json.dumps({"images": [
         {"filename": "x.jpg", "filepath": "val2014", "split": "val", "cocoid": 7,
          "sentences": [{"raw": "A man.", "tokens": ["a", "man"]}, "Bare string."]}]}), encoding="utf-8")
-    (img,) = read_caption_data(foreign)
-    assert img.split == "val" and img.extra["cocoid"] == 7
-    assert [s.tokens for s in img.sentences] == [["a", "man"], ["bare", "string"]]
+    (entry,) = read_karpathy(foreign)
+    assert entry.split == "val" and entry.extra["cocoid"] == "7"
+    assert entry.sentences == ["A man.", "Bare string."]
 
 
-def test_malformed_files_raise(tmp_path: Path) -> None:
+def test_malformed_or_unreadable_files_raise(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     for content in ("{", '{"images": 3}', '{"images": [{"sentences": []}]}'):
         bad.write_text(content, encoding="utf-8")
         with pytest.raises(MetadataError):
-            read_caption_data(bad)
+            read_karpathy(bad)
+    # an unreadable file (here a folder) is a MetadataError too, so indexing reports it
+    # instead of stopping on an OSError
+    folder = tmp_path / "caption_data.json"
+    folder.mkdir()
+    with pytest.raises(MetadataError, match="cannot read"):
+        read_karpathy(folder)

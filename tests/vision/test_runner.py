@@ -197,3 +197,20 @@ def test_model_image_limit_does_not_depend_on_import_order() -> None:
             "print(Image.MAX_IMAGE_PIXELS, runner.MAX_IMAGE_PIXELS)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["400000000", "400000000"]
+
+
+def test_huge_palette_image_is_reduced_in_colour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A palette scan over the reduce threshold loads (averaging palette indices used to fail)."""
+    from PIL import Image
+
+    from artannot.vision import runner
+
+    board = Image.new("L", (64, 48))
+    board.putdata([255 * ((x + y) % 2) for y in range(48) for x in range(64)])
+    path = tmp_path / "map.png"
+    board.convert("P").save(path)
+    monkeypatch.setattr(runner, "REDUCE_ABOVE", 1000)
+    monkeypatch.setattr(runner, "MODEL_SIDE", 16)
+    im = runner.load_model_image(path)
+    assert im.pixels.shape == (12, 16, 3) and (im.sx, im.sy) == (0.25, 0.25)
+    assert 120 <= im.pixels.mean() <= 135

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from artannot.text.fields import is_prose, is_text_key, select_text_fields
+from artannot.core.metadata import is_prose, is_text_key, text_fields
 
 MET_LIKE = {
     "objectID": "45434",
@@ -22,7 +22,7 @@ MET_LIKE = {
 
 
 def test_default_picks_text_like_keys_in_metadata_order() -> None:
-    assert select_text_fields(MET_LIKE) == [
+    assert text_fields(MET_LIKE) == [
         ("title", "Under the Wave off Kanagawa"),
         ("record.physicalDescription", "A towering blue wave."),
         ("record.label_text", "Printed in Edo."),
@@ -41,7 +41,7 @@ def test_keys_and_values_that_are_never_prose() -> None:
 
 
 def test_wanted_follows_user_order_and_matches_last_component() -> None:
-    got = select_text_fields(MET_LIKE, ["physicaldescription", "TITLE", "object*"])
+    got = text_fields(MET_LIKE, ["physicaldescription", "TITLE", "object*"])
     assert [k for k, _ in got] == [
         "record.physicalDescription",
         "title",
@@ -52,5 +52,5 @@ def test_wanted_follows_user_order_and_matches_last_component() -> None:
 
 def test_duplicate_texts_are_taken_once() -> None:
     fields = {"title": "Rough Waves", "record.title": "Rough  Waves", "description": ""}
-    assert select_text_fields(fields) == [("title", "Rough Waves")]
-    assert select_text_fields({}) == []
+    assert text_fields(fields) == [("title", "Rough Waves")]
+    assert text_fields({}) == []

@@ -1,0 +1,36 @@
+"""Untrusted XML (metadata sidecars, LIDO records, annotation files): one hardened parser.
+
+No entity expansion, no DTD loading, no network and no huge trees: a file is data, not a
+program. A document that still declares a DOCTYPE or entities is refused outright, so an XXE
+or billion-laughs file is reported instead of half-read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from artannot.core.errors import ArtannotError, MetadataError
+
+
+def safe_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_blank_text=remove_blank_text,
+    )
+
+
+def parse_untrusted_xml(
+    data: bytes, path: Path | str, *, error: type[ArtannotError] = MetadataError,
+    remove_blank_text: bool = False,
+) -> etree._Element:
+    """The root element of ``data``; malformed XML or a DOCTYPE raises ``error(message, path)``."""
+    try:
+        root = etree.fromstring(data, safe_parser(remove_blank_text=remove_blank_text))
+    except etree.XMLSyntaxError as exc:
+        raise error(f"malformed XML: {exc}", path) from exc
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise error("DOCTYPE/entity declarations are not allowed", path)
+    return root
