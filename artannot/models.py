@@ -153,9 +153,9 @@ def sha256_file(path: Path) -> str:
 
 
 def folder_sha256(files: dict[str, str]) -> str:
-    """One digest for a folder model: the sha256 of its ``sha256sum`` listing (``<hash>  <path>``
-    lines sorted by path), so ``sha256sum $(find . -type f | sort) | sha256sum`` run in the
-    folder reproduces it. Recorded with features as the model's provenance."""
+    """One digest for a folder model: the sha256 of its files' listing in ``sha256sum``'s
+    format (``<hex>  <relative path>\\n`` per file, sorted by path as Python sorts strings).
+    Recorded with features as the model's provenance; changes when any file changes."""
     listing = "".join(f"{files[rel].lower()}  {rel}\n" for rel in sorted(files))
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
@@ -692,6 +692,9 @@ class ModelManager:
     ) -> InstalledRecord:
         if role not in ROLES:
             raise ModelError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if role == "clip":
+            raise ModelError("a CLIP model is a folder (config, weights, tokenizer): import it "
+                             "with `artannot models import-dir FOLDER`", src)
         if not name or "/" in name or "\\" in name or name.startswith("."):
             raise ModelError(f"invalid model name {name!r}")
         suffix = "".join(src.suffixes[-1:]) or ".pt"

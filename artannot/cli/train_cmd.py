@@ -165,11 +165,11 @@ def evaluate_one(path: str, checkpoint: str, *, split: str, features: Path | Non
     from artannot.retrieval.checkpoint import load_checkpoint
     from artannot.retrieval.evaluate import (
         artwork_scores,
-        default_device,
         fragment_scores,
         metrics_rows,
         model_label,
     )
+    from artannot.vision.device import select_device
 
     ckpt = checkpoint_path(checkpoint)
     ck = load_checkpoint(ckpt, data_dir=collection_data_dir(path))
@@ -181,7 +181,7 @@ def evaluate_one(path: str, checkpoint: str, *, split: str, features: Path | Non
     items = ds.split(split)
     if not items:
         raise ValueError(f"no artwork with features and phrases in the {split} split")
-    scores, truth = artwork_scores(ck.model, ds.vocab, items, shard=shard, device=default_device())
+    scores, truth = artwork_scores(ck.model, ds.vocab, items, shard=shard, device=select_device())
     rows = metrics_rows(scores, truth, label, rerank)
     chance = {"chance_r1_i2t": 100.0 * len(truth[0]) / scores.shape[1] if truth else 0.0,
               "chance_r1_t2i": 100.0 / scores.shape[0]}
@@ -242,7 +242,7 @@ def register(app: typer.Typer) -> None:
         grad_clip: Annotated[float, typer.Option("--grad-clip")] = default.grad_clip,
         seed: Annotated[int, typer.Option()] = default.seed,
         min_phrase_count: Annotated[int, typer.Option("--min-phrase-count")] = default.min_phrase_count,
-        device: Annotated[str | None, typer.Option(help="cpu | cuda (default: auto)")] = None,
+        device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N | mps (default: auto)")] = None,
         fresh: Annotated[bool, typer.Option("--fresh", help="Ignore last.pt; start over.")] = False,
         register_as: Annotated[str | None, typer.Option("--register", help="Register best.pt with the model manager under this name.")] = None,
         use_judgements: Annotated[bool, typer.Option("--use-judgements", help="Add the curators' accepted suggestions (catalog judgements) as training pairs.")] = False,

@@ -17,7 +17,7 @@ from lxml import etree
 
 from artannot.core.errors import MetadataError
 from artannot.core.metadata import flatten_xml
-from artannot.core.safe_xml import parse_untrusted_xml
+from artannot.core.safe_xml import read_untrusted_xml
 
 LIDO_NS = "http://www.lido-schema.org"
 NS = {"lido": LIDO_NS}
@@ -144,11 +144,7 @@ def lido_fields(root: etree._Element, path: Path | str = "<lido>") -> dict[str, 
 
 def read_lido(path: Path | str) -> dict[str, str]:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MetadataError(f"cannot read: {exc.strerror or exc}", path) from exc
-    root = parse_untrusted_xml(data, path)
+    root = read_untrusted_xml(path)
     if not is_lido(root):
         raise MetadataError(f"not a LIDO document (root namespace must be {LIDO_NS})", path)
     return lido_fields(root, path)

@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from artannot.core.errors import MetadataError
-from artannot.core.safe_xml import parse_untrusted_xml
+from artannot.core.safe_xml import read_untrusted_xml
 
 TITLE_KEYS = ("title", "objectname", "name", "label")
 
@@ -204,11 +204,7 @@ def read_json_fields(path: Path) -> dict[str, str]:
 
 
 def read_xml_fields(path: Path) -> dict[str, str]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MetadataError(f"cannot read: {exc.strerror or exc}", path) from exc
-    root = parse_untrusted_xml(data, path)
+    root = read_untrusted_xml(path)
     from artannot.core import lido  # LIDO records get friendly keys (title, creator, date, ...)
 
     return lido.lido_fields(root, path) if lido.is_lido(root) else flatten_xml(root)

@@ -34,3 +34,13 @@ def parse_untrusted_xml(
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise error("DOCTYPE/entity declarations are not allowed", path)
     return root
+
+
+def read_untrusted_xml(path: Path | str, *, error: type[ArtannotError] = MetadataError) -> etree._Element:
+    """:func:`parse_untrusted_xml` of a file; an unreadable file raises ``error`` too."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror or exc}", path) from exc
+    return parse_untrusted_xml(data, path, error=error)

@@ -9,8 +9,8 @@ answers with SCAN, from an image and VOC boxes instead of stored region features
   embedding, e.g. a feature stored by ``artannot detect --backbone <clip model>``.
 
 A score is the cosine of the crop's CLIP image embedding and the phrase's CLIP text
-embedding (both unit vectors), in [-1, 1]; CLIP's cosines sit in a narrow band (about 0.15
-to 0.35 for ViT-B/32), so compare them within a list, not across models. Crops of one call
+embedding (both unit vectors), in [-1, 1]; CLIP's cosines sit in a narrow band (roughly 0.1
+to 0.4 for ViT-B/32), so compare them within a list, not across models. Crops of one call
 are embedded in batches; text embeddings are cached per phrase for the suggester's life.
 
 The model comes from the caller (:func:`artannot.vision.clip.load_clip` reads the folder the

@@ -118,13 +118,17 @@ class ScanDataset:
 
     def batches(self, items: Sequence[ArtworkItem], batch_size: int,
                 order: Sequence[int] | None = None
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, TextBatch]]:
-        """Collated (features, region mask, texts) batches over ``items`` in ``order``."""
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, TextBatch, torch.Tensor]]:
+        """Collated (features, region mask, texts, same-image matrix) batches over ``items``
+        in ``order``; ``same[i, j]``: items i and j are texts of one image."""
         idx = list(order) if order is not None else list(range(len(items)))
         for s in range(0, len(idx), batch_size):
             chunk = [items[i] for i in idx[s:s + batch_size]]
             feats, mask = pad_features([it.features for it in chunk])
-            yield feats, mask, encode_texts(self.vocab, [it.phrases for it in chunk])
+            ids = {}
+            code = torch.tensor([ids.setdefault(it.id, len(ids)) for it in chunk])
+            same = code[:, None] == code[None, :]
+            yield feats, mask, encode_texts(self.vocab, [it.phrases for it in chunk]), same
 
 
 TEXT_UNITS: tuple[str, ...] = ("artwork", "field")

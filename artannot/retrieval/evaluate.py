@@ -20,11 +20,6 @@ from artannot.text.vocab import TextVocab
 KS = (1, 5, 10)
 
 
-def default_device() -> torch.device:
-    """CUDA when present, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def best_ranks(scores: np.ndarray, positives: Sequence[Sequence[int]]) -> np.ndarray:
     """0-based rank of the best-ranked positive candidate for each query row.
 

@@ -248,7 +248,9 @@ class SuggestionService:
         details: dict[str, Any] = {"store_meta": meta}
         if self.checkpoint is not None and self.checkpoint.is_file():
             details["checkpoint_sha256"] = hashlib.sha256(self.checkpoint.read_bytes()).hexdigest()
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        from artannot.vision.device import select_device
+
+        device = str(select_device(self.device))
         return ModelInfo(det.get("weights") or det.get("detector") or "none",
                          ext.get("weights") or ext.get("backbone") or "none", device,
                          str(self.checkpoint) if self.checkpoint and self.checkpoint.is_file() else None,
@@ -291,7 +293,8 @@ class SuggestionService:
             if self._suggester is None:
                 if not self.available:
                     raise ServiceError(self.why_unavailable())
-                sug = Suggester.from_checkpoint(self.checkpoint, device="cpu",
+                # CUDA when present (select_device), as for detection; --device overrides.
+                sug = Suggester.from_checkpoint(self.checkpoint, device=self.device,
                                                 data_dir=self.data_dir)
                 if sug.model.uses_phrase_vectors:
                     from artannot.text.vocab import TextVocab
@@ -524,45 +527,70 @@ class SuggestionService:
         return names[0] if names else None
 
     def clip_suggester(self):  # -> retrieval.clip_suggest.ClipSuggester
-        """The CLIP model, loaded (and every file hash-checked) on first use, on the CPU
-        unless the service was given a device."""
+        """The CLIP model, loaded (and every file hash-checked) on first use, on the service's
+        device (CUDA when present, as SCAN). Loaded outside the service lock
+        (``vision.clip.load_clip`` loads a model once per process)."""
         from artannot.retrieval.clip_suggest import ClipSuggester
 
         with self._lock:
+            if self._clip is not None:
+                return self._clip
+        name = self.clip_model_name()
+        if name is None:
+            raise ServiceError("no CLIP model is installed (`artannot models import-dir`)")
+        from artannot.vision.device import select_device
+
+        sug = ClipSuggester.from_manager(name, device=str(select_device(self.device)))
+        with self._lock:
             if self._clip is None:
-                name = self.clip_model_name()
-                if name is None:
-                    raise ServiceError("no CLIP model is installed (`artannot models import-dir`)")
-                self._clip = ClipSuggester.from_manager(name, device=self.device or "cpu")
+                self._clip = sug
             return self._clip
+
+    def _clip_collection_phrases(self) -> list[str]:
+        from artannot.text.vocab import TextVocab
+
+        with self._lock:
+            if self._clip_candidates is None:
+                own = TextVocab.from_collection(self.data_dir, min_phrase_count=1)
+                self._clip_candidates = own.candidates(CLIP_CANDIDATES) if own is not None else []
+            return self._clip_candidates
 
     def clip_phrases_for_box(self, artwork_id: str, box: Box,
                              artwork_phrases: Sequence[tuple[str, str]] = (), *, top_k: int = 8
                              ) -> list[RankedPhrase]:
         """CLIP's zero-shot ranking for a box, laid out like :meth:`phrases_for_box`: this
         artwork's metadata phrases first, then the best ``top_k`` of the collection's phrases
-        (every phrase ``artannot phrases`` counted). The box is cropped from the image; no
-        feature store or SCAN model is needed. The GUI names the model with
-        :meth:`clip_model_name`."""
-        from artannot.text.vocab import TextVocab
-
+        (the most frequent ``CLIP_CANDIDATES`` that ``artannot phrases`` counted). The box is
+        cropped from the image: no feature store or SCAN model is needed. The GUI names the
+        model with :meth:`clip_model_name`. CLIP runs outside the service lock (it has its
+        own), so SCAN suggestions are not held up by it."""
+        sug = self.clip_suggester()
         with self._lock:
-            sug = self.clip_suggester()
             im = self._image(artwork_id)
-            scaled = Box.from_edges(*im.to_model(np.array(box.to_edges())).tolist())
-            if self._clip_candidates is None:
-                own = TextVocab.from_collection(self.data_dir, min_phrase_count=1)
-                self._clip_candidates = own.candidates(CLIP_CANDIDATES) if own is not None else []
-            surface = dict(artwork_phrases)
-            emb = sug.embed_regions(im.pixels, [scaled])[0]
-            out: list[RankedPhrase] = []
-            for p in sug.phrases_for_region(emb, candidates=list(surface), top_k=len(surface)):
-                out.append(RankedPhrase(p.phrase, surface.get(p.phrase, p.phrase), p.score,
-                                        len(out) + 1, "artwork", True))
-            rest = [p for p in self._clip_candidates if p not in surface]
-            for p in sug.phrases_for_region(emb, candidates=rest, top_k=top_k):
-                out.append(RankedPhrase(p.phrase, p.phrase, p.score, len(out) + 1, "collection", True))
-            return out
+        scaled = Box.from_edges(*im.to_model(np.array(box.to_edges())).tolist())
+        surface = dict(artwork_phrases)
+        rest = [p for p in self._clip_collection_phrases() if p not in surface]
+        emb = sug.embed_regions(im.pixels, [scaled])[0]
+        out: list[RankedPhrase] = []
+        for p in sug.phrases_for_region(emb, candidates=list(surface), top_k=len(surface)):
+            out.append(RankedPhrase(p.phrase, surface.get(p.phrase, p.phrase), p.score,
+                                    len(out) + 1, "artwork", True))
+        for p in sug.phrases_for_region(emb, candidates=rest, top_k=top_k):
+            out.append(RankedPhrase(p.phrase, p.phrase, p.score, len(out) + 1, "collection", True))
+        return out
+
+    def clip_warm_up(self, should_stop: ShouldStop | None = None) -> None:
+        """Load the CLIP model and embed the collection's phrases now (a batch at a time, so
+        a click can come between), so the first CLIP suggestion does not wait. No-op without
+        a CLIP model."""
+        if self.clip_model_name() is None:
+            return
+        sug = self.clip_suggester()
+        todo = self._clip_collection_phrases()
+        for s in range(0, len(todo), 256):
+            if should_stop is not None and should_stop():
+                break
+            sug.embed_phrases(todo[s:s + 256])
 
     # -- collection search ---------------------------------------------------------------
     def _search_dir(self) -> Path:

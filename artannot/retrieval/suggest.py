@@ -16,11 +16,12 @@ import torch
 
 from artannot.retrieval.checkpoint import load_checkpoint
 from artannot.retrieval.data import ArtworkItem
-from artannot.retrieval.evaluate import default_device, embed_phrases, embed_regions
+from artannot.retrieval.evaluate import embed_phrases, embed_regions
 from artannot.retrieval.index import FragmentIndex
 from artannot.retrieval.scan import ScanModel
 from artannot.text.vocab import UNK_ID as UNK
 from artannot.text.vocab import TextVocab
+from artannot.vision.device import select_device
 
 EdgeBox = tuple[float, float, float, float]
 
@@ -57,7 +58,7 @@ class Suggester:
 
     def __init__(self, model: ScanModel, vocab: TextVocab,
                  device: torch.device | str | None = None) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = device if isinstance(device, torch.device) else select_device(device)
         self.model = model.to(self.device).eval()
         self.vocab = vocab
         # Phrases offered besides an artwork's own; default: the model's vocabulary. A model

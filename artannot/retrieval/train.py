@@ -23,9 +23,10 @@ from artannot.retrieval.checkpoint import (
 )
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import ScanDataError, ScanDataset
-from artannot.retrieval.evaluate import RetrievalMetrics, default_device, evaluate_items
+from artannot.retrieval.evaluate import RetrievalMetrics, evaluate_items
 from artannot.retrieval.loss import contrastive_loss
 from artannot.retrieval.scan import ScanModel
+from artannot.vision.device import select_device
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -106,7 +107,7 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dev = torch.device(device) if device is not None else default_device()
+    dev = device if isinstance(device, torch.device) else select_device(device)
     train_items = dataset.split("train")
     val_items = dataset.split(val_split)
     if len(train_items) < 2:
@@ -161,7 +162,7 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
         hardest = config.max_violation and epoch >= config.hardest_after
         t0 = time.perf_counter()
         order = _epoch_order(len(train_items), config.seed, epoch)
-        for b, (feats, mask, text) in enumerate(data.batches(train_items, config.batch_size,
+        for b, (feats, mask, text, same) in enumerate(data.batches(train_items, config.batch_size,
                                                              order)):
             if should_stop is not None and should_stop():
                 interrupted = True
@@ -169,7 +170,8 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
             if feats.shape[0] < 2:
                 continue  # a triplet loss needs a negative
             scores = model(feats.to(dev), mask.to(dev), text.to(dev))
-            loss = contrastive_loss(scores, margin=config.margin, max_violation=hardest)
+            loss = contrastive_loss(scores, margin=config.margin, max_violation=hardest,
+                                    same=same.to(dev))
             optimizer.zero_grad()
             loss.backward()
             if config.grad_clip > 0:

@@ -204,3 +204,8 @@ def test_service_clip_phrases_for_box(tmp_path: Path, tiny_clip: Path, isolated_
     assert [(r.phrase, round(r.score, 5)) for r in out] == [
         (p.phrase, round(p.score, 5)) for p in art + col]
     assert svc.clip_suggester().name == "tiny_clip"
+
+    fresh = SuggestionService(root, data_dir)
+    fresh.clip_warm_up()  # the collection's phrases are embedded once, before any click
+    assert set(fresh.clip_suggester()._cache) == {"great wave", "boat", "sky", "mount fuji"}
+    SuggestionService(root, data_dir, clip="").clip_warm_up()  # off: nothing to do

@@ -127,6 +127,21 @@ def test_hardest_negative_loss_by_hand():
     assert contrastive_loss(s, margin=0.2, max_violation=False).item() == pytest.approx(want)
 
 
+def test_another_caption_of_the_same_image_is_never_a_negative():
+    """Texts 0 and 1 describe image 0 (Flickr's 5 captions): s(0,1) = .85 would be image 0's
+    hardest "negative text" and text 1's hardest "negative image"; marked as the same image,
+    neither counts, and the remaining costs are the other negatives' (by hand)."""
+    s = torch.tensor([[0.9, 0.85, 0.2],
+                      [0.85, 0.9, 0.3],
+                      [0.1, 0.2, 0.8]])
+    same = torch.tensor([[True, True, False], [True, True, False], [False, False, True]])
+    plain = contrastive_loss(s, margin=0.2).item()
+    # rows: img0 -> text2 [.2-.9+.2]+=0; img1 -> text2 [.2-.9+.3]+=0; img2 -> text1 [.2-.8+.2]+=0
+    # cols: text0 -> img2 [.2-.9+.1]+=0; text1 -> img2 [.2-.9+.2]+=0; text2 -> img1 [.2-.8+.3]+=0
+    assert contrastive_loss(s, margin=0.2, same=same).item() == pytest.approx(0.0)
+    assert plain == pytest.approx(4 * (0.2 - 0.9 + 0.85))
+
+
 @pytest.mark.parametrize("text_encoder", ["phrase", "word"])
 def test_gradients_flow_to_every_encoder(text_encoder):
     m = _model(text_encoder=text_encoder)

@@ -45,9 +45,9 @@ def test_hardest_negatives_after_the_warm_up_epochs(dataset, tmp_path, monkeypat
     flags: list[bool] = []
     real = train_module.contrastive_loss
 
-    def recording(scores, margin=0.2, max_violation=True):
+    def recording(scores, margin=0.2, max_violation=True, same=None):
         flags.append(max_violation)
-        return real(scores, margin=margin, max_violation=max_violation)
+        return real(scores, margin=margin, max_violation=max_violation, same=same)
 
     monkeypatch.setattr(train_module, "contrastive_loss", recording)
     small = ScanDataset(dataset.items[:64] + dataset.split("val"), dataset.vocab)

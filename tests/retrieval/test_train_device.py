@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
 from artannot.cli.train_cmd import register
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="retrieval/train.py builds torch.device('auto'); it should call "
-                          "artannot.vision.device.select_device (lead: see the report)")
 def test_train_accepts_device_auto(tmp_path) -> None:
     app = typer.Typer()
     register(app)

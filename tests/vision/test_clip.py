@@ -159,6 +159,8 @@ def test_import_dir_refuses_what_is_not_a_loadable_clip(tmp_path: Path, tiny_cli
         with pytest.raises(ModelError) as err:
             mgr.import_dir(folder)
         assert message in str(err.value), (folder.name, str(err.value))
+    with pytest.raises(ModelError, match="import-dir"):  # a CLIP is a folder, not a file
+        mgr.import_file(tiny_clip / "model.safetensors", name="c", role="clip", architecture="clip")
     # vocab.json alone is enough when tokenizer.json is there
     ok = _copy(tiny_clip, tmp_path / "tokjson", ("vocab.json", "merges.txt"))
     assert mgr.import_dir(ok).name == "tokjson"
