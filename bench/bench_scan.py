@@ -40,6 +40,7 @@ def main() -> None:
                     help="comma-separated encoder:attention pairs, e.g. word:i2t,word:t2i (no coarse run)")
     ap.add_argument("--rerank", action="store_true", help="also rows with asymmetric re-ranking")
     ap.add_argument("--lambda-softmax", type=float, default=ScanConfig().lambda_softmax)
+    ap.add_argument("--phrase-loss", type=float, default=ScanConfig().phrase_loss)
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -56,7 +57,8 @@ def main() -> None:
             cfg = ScanConfig(embed_size=a.embed_size, word_dim=300, text_encoder=enc,
                              cross_attn=ca, num_epochs=a.epochs, batch_size=a.batch_size,
                              lr=a.lr, lr_update=max(1, a.epochs * 2 // 3),
-                             hardest_after=a.hardest_after, lambda_softmax=a.lambda_softmax)
+                             hardest_after=a.hardest_after, lambda_softmax=a.lambda_softmax,
+                             phrase_loss=a.phrase_loss)
             with tempfile.TemporaryDirectory() as d:
                 t0 = time.perf_counter()
                 res = train(ds, cfg, out_dir=d, device="cpu")
@@ -64,6 +66,8 @@ def main() -> None:
             label = f"{'coarse k=1' if coarse else f'k={a.k}'} {ca} {cfg.agg} {enc}"
             if a.hardest_after:
                 label += f" warm-up {a.hardest_after}"
+            if a.phrase_loss:
+                label += f" +phrase loss {a.phrase_loss:g}"
             if a.lambda_softmax != ScanConfig().lambda_softmax:
                 label += f" λ={a.lambda_softmax:g}"
             m, *reranked = metrics_rows(*artwork_scores(res.model, ds.vocab, ds.split("test")),

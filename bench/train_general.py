@@ -63,6 +63,7 @@ def main() -> int:
     ap.add_argument("--agg", default="AVG")
     ap.add_argument("--cross-attn", default="i2t")
     ap.add_argument("--mlp-hidden", type=int, default=1024)
+    ap.add_argument("--phrase-loss", type=float, default=0.0)
     ap.add_argument("--sentences", action=argparse.BooleanOptionalAction, default=True,
                     help="each caption's sentence is a text unit too, besides its phrases")
     ap.add_argument("--fresh", action="store_true")
@@ -75,7 +76,8 @@ def main() -> int:
                      lr_update=args.lr_update, num_epochs=args.epochs,
                      batch_size=args.batch_size, hardest_after=args.hardest_after,
                      lambda_softmax=args.lambda_softmax, agg=args.agg,
-                     cross_attn=args.cross_attn, mlp_hidden=args.mlp_hidden, min_phrase_count=4)
+                     cross_attn=args.cross_attn, mlp_hidden=args.mlp_hidden, min_phrase_count=4,
+                     phrase_loss=args.phrase_loss)
     t0 = time.perf_counter()
     ds = collection_dataset(root, text_unit="field", min_phrase_count=cfg.min_phrase_count,
                             sentences=args.sentences)

@@ -367,9 +367,6 @@ class AnnotationCanvas(QGraphicsView):
             Qt.CursorShape.CrossCursor if mode is Mode.DRAW else Qt.CursorShape.ArrowCursor)
         self.modeChanged.emit(mode.value)
 
-    def toggle_draw_mode(self) -> None:
-        self.set_mode(Mode.SELECT if self._mode is Mode.DRAW else Mode.DRAW)
-
     # -- mouse ------------------------------------------------------------------
     def _box_at(self, pos: QPointF) -> BoxItem | None:
         """Smallest visible box containing ``pos``: nested fragments stay reachable."""

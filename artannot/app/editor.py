@@ -160,9 +160,6 @@ class AnnotationEditor(QWidget):
         """Completion sources of the label editor: this artwork's phrases first."""
         self._phrases = merge_phrases(list(artwork_phrases), list(collection_phrases))
 
-    def phrase_suggestions(self) -> list[str]:
-        return list(self._phrases)
-
     def paste_regions(self, regions: Sequence[Region]) -> None:
         """Add copies of ``regions`` (e.g. the previous artwork's boxes) as one undo step."""
         self._insert([self._fresh_copy(r) for r in regions], "Paste boxes")
@@ -181,6 +178,7 @@ class AnnotationEditor(QWidget):
     def set_proposal_limit(self, limit: int | None) -> None:
         """Draw only the ``limit`` best detector proposals; the others are kept, not deleted."""
         self._canvas.set_proposal_limit(limit)
+        self._panel.set_proposal_limit(limit)
 
     def pending_proposals(self) -> list[Region]:
         """Proposals not accepted yet, in document order (shown or held back by the limit)."""
@@ -290,9 +288,6 @@ class AnnotationEditor(QWidget):
         value = not self._verified
         self._stack.push(SetFlagCommand(lambda: self._verified, self._set_verified, value,
                                         "Verify" if value else "Unverify"))
-
-    def is_verified(self) -> bool:
-        return self._verified
 
     def _set_verified(self, value: bool) -> None:
         changed = value != self._verified

@@ -6,7 +6,7 @@ is its scene rectangle (``box_item.box_to_rect``) and a heat map pixel is a scen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -132,6 +132,3 @@ def _scaled(box, sx: float, sy: float):
     x0, y0, x1, y1 = box.to_edges()
     return Box.from_edges(x0 * sx, y0 * sy, x1 * sx, y1 * sy)
 
-
-def visible_hits(overlay: PhraseOverlay) -> Sequence[RegionHit]:
-    return [h.hit for h in overlay.highlights]

@@ -91,6 +91,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.editor)
         self.browser = CollectionBrowser(self)
         self.metadata = MetadataPanel(self)
+        # Descriptions are highlighted over the very fields phrase extraction reads.
+        self.metadata.text_fields = self.settings.text_fields
         left = self._dock(self.browser, "Collection", Qt.LeftDockWidgetArea)
         right = self._dock(self.metadata, "Metadata", Qt.RightDockWidgetArea)
         # The boxes table docks under the metadata, leaving the centre to the image.
@@ -150,13 +152,11 @@ class MainWindow(QMainWindow):
         open_action.triggered.connect(self._choose_collection)
         file_menu.addAction(open_action)
         for spec_id, slot in (("save", self.save), ("next_artwork", lambda: self.step(1)),
-                              ("prev_artwork", lambda: self.step(-1))):
+                              ("prev_artwork", lambda: self.step(-1)),
+                              ("next_unannotated", self.next_unannotated)):
             action = create_action(spec_id, self, slot)
             self.addAction(action)
             file_menu.addAction(action)
-        next_todo = QAction("Next artwork without annotation", self, shortcut=QKeySequence("Ctrl+D, N"))
-        next_todo.triggered.connect(self.next_unannotated)
-        file_menu.addAction(next_todo)
         file_menu.addSeparator()
         quit_action = QAction("Quit", self, shortcut=QKeySequence.Quit)
         quit_action.triggered.connect(self.close)
@@ -450,6 +450,7 @@ class MainWindow(QMainWindow):
         self.detection.shutdown()
         self.suggestions.shutdown()
         self.search_view.shutdown()
+        self.queue.shutdown()
         self.browser.shutdown()
         self.editor.shutdown()
         for job in list(self._jobs):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from artannot.app.canvas import DEFAULT_SHOWN_PROPOSALS, hidden_proposals
 from artannot.app.commands import RegionDocument
 from artannot.core.model import Region
 
@@ -51,6 +52,10 @@ class ObjectsPanel(QWidget):
         layout.addWidget(self.table)
         self._doc: RegionDocument | None = None
         self._syncing = False
+        # Detector proposals held back by the "proposals shown" slider: hidden here as on the
+        # canvas (the same rule, canvas.hidden_proposals), kept in the document.
+        self._proposal_limit: int | None = DEFAULT_SHOWN_PROPOSALS
+        self._hidden: set[int] = set()
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.table.cellDoubleClicked.connect(self._on_double_click)
@@ -73,6 +78,7 @@ class ObjectsPanel(QWidget):
                     self._fill_row(row, region)
         finally:
             self._syncing = False
+        self._apply_hidden()
         self.select_indices(select)
 
     def _refresh_rows(self, rows: list[int]) -> None:
@@ -83,6 +89,23 @@ class ObjectsPanel(QWidget):
                 self._fill_row(row, self._doc.region(row))
         finally:
             self._syncing = False
+        self._apply_hidden()  # an accepted proposal makes room for the next one
+
+    # -- proposals held back -------------------------------------------------------------
+    def set_proposal_limit(self, limit: int | None) -> None:
+        """List only the ``limit`` best detector proposals (None: all), as the canvas draws."""
+        self._proposal_limit = limit
+        self._apply_hidden()
+
+    def hidden_rows(self) -> set[int]:
+        return set(self._hidden)
+
+    def _apply_hidden(self) -> None:
+        if self._doc is None:
+            return
+        self._hidden = hidden_proposals(self._doc.regions(), self._proposal_limit)
+        for row in range(self.table.rowCount()):
+            self.table.setRowHidden(row, row in self._hidden)
 
     def _fill_row(self, row: int, region: Region) -> None:
         values = {
@@ -105,7 +128,9 @@ class ObjectsPanel(QWidget):
 
     # -- selection ---------------------------------------------------------------------
     def selected_indices(self) -> list[int]:
-        return sorted({idx.row() for idx in self.table.selectionModel().selectedRows()})
+        """Selected rows; hidden proposals refuse selection, as on the canvas."""
+        return sorted({idx.row() for idx in self.table.selectionModel().selectedRows()}
+                      - self._hidden)
 
     def select_indices(self, indices: list[int]) -> None:
         """Set the selection from outside without emitting selectionChanged."""

@@ -20,7 +20,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-import artannot.core.collection  # noqa: F401  sets PIL's decompression-bomb limit for the app
+from artannot.core.collection import decode_reduced  # also sets PIL's decompression-bomb limit
 from artannot.core.errors import ImageError
 
 # Longest side of the preview level: about a 2K screen; past this the full image is loaded.
@@ -55,26 +55,12 @@ def preview_factor(width: int, height: int, target: int = PREVIEW_TARGET) -> int
 
 
 def decode_level(path: Path, factor: int) -> Image.Image:
-    """Decode ``path`` reduced by ``factor`` (1 = full resolution), as an RGB image.
-
-    JPEG uses the DCT-domain scaling of ``draft`` (1/2, 1/4, 1/8), which is several times
-    faster than a full decode; anything left over is done with ``reduce``.
-    """
+    """Decode ``path`` reduced by ``factor`` (1 = full resolution), as an RGB image, through
+    the one reduced-image decoder (:func:`artannot.core.collection.decode_reduced`: JPEG's
+    DCT-domain ``draft`` scaling, ``reduce`` for the rest)."""
     try:
         with Image.open(path) as im:
-            width, height = im.size
-            if factor > 1 and im.format == "JPEG":
-                mode = "RGB" if im.mode not in ("L", "RGB") else im.mode
-                im.draft(mode, (max(1, width // factor), max(1, height // factor)))
-            im.load()
-            out = im if im.mode in ("RGB", "RGBA", "L") else im.convert("RGB")
-            if out.mode != "RGB":
-                out = out.convert("RGB")
-            achieved = max(1, round(width / out.width))
-            rest = factor // achieved
-            if rest > 1:
-                out = out.reduce(rest)
-            return out
+            return decode_reduced(im, factor)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(str(exc), path) from exc
 
@@ -223,9 +209,6 @@ class PyramidLoader(QObject):
         factor = preview_factor(info.width, info.height)
         if factor > 1 and PREVIEW_CACHE.get(PreviewCache.key(info.path, factor)) is None:
             self._pool.start(_DecodeTask(None, -1, info.path, factor).run, -1)  # low priority
-
-    def is_requested(self, factor: int) -> bool:
-        return factor in self._requested
 
     def wait_idle(self, msecs: int = 30_000) -> bool:
         """For tests and shutdown: block until queued decodes finished."""

@@ -46,9 +46,6 @@ class QueuePanel(QWidget):
     def strategy_key(self) -> str:
         return self.strategy.currentData()
 
-    def set_strategy(self, key: str) -> None:
-        self.strategy.setCurrentIndex(list(queue.STRATEGIES).index(key))
-
     def order(self) -> list[str]:
         if self.catalog is None:
             return []
@@ -72,6 +69,14 @@ class QueuePanel(QWidget):
                 return queue.collection_progress(cat, ctl.cancelled)
 
         self._progress_job.start(run, lambda p: self.progress.setText(p.text()), None, "progress")
+
+    def shutdown(self, wait: float = 10) -> None:
+        """Cancel the progress and confidence jobs (the window is closing) and let them end."""
+        jobs = [j for j in (self._progress_job.current, self._confidence_job.current) if j]
+        self._progress_job.cancel()
+        self._confidence_job.cancel()
+        for job in jobs:
+            job.done.wait(wait)
 
     def _strategy_changed(self) -> None:
         if self.strategy_key() != "low_confidence" or self.confidence or self.catalog is None:

@@ -41,6 +41,7 @@ class ActionSpec:
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("next_artwork", "Next artwork", ("D",), "Go to the next artwork (saves this one first; see settings).", "main", "window"),
     ActionSpec("prev_artwork", "Previous artwork", ("A",), "Go to the previous artwork.", "main", "window"),
+    ActionSpec("next_unannotated", "Next artwork without annotation", ("Shift+N",), "Go to the next listed artwork that has no box yet.", "main", "window"),
     ActionSpec("save", "Save", ("Ctrl+S",), "Write the Pascal VOC file of this artwork.", "main", "window"),
     ActionSpec("show_shortcuts", "Keyboard shortcuts", ("F1",), "Show this table.", "main", "window"),
     ActionSpec("draw_mode", "Draw boxes", ("W",), "Toggle draw mode: drag on the image to create a box.", scope="window", checkable=True),
@@ -49,7 +50,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("duplicate", "Duplicate box", ("Ctrl+D",), "Duplicate the selected boxes (offset by 10 px)."),
     ActionSpec("paste_previous", "Copy boxes of previous artwork", ("Ctrl+V",), "Add the boxes of the previously viewed artwork to this one.", scope="window"),
     ActionSpec("accept_proposal", "Accept proposal", ("Return", "Enter"), "Turn the selected dashed proposals into manual boxes.", scope="canvas"),
-    ActionSpec("select_all", "Select all boxes", ("Ctrl+A",), "Select every box of this artwork.", scope="canvas"),
+    ActionSpec("select_all", "Select all boxes", ("Ctrl+A",), "Select every box drawn on this artwork (proposals hidden by the “proposals shown” slider are left out).", scope="canvas"),
     ActionSpec("verify", "Verified", ("Space",), "Mark this artwork's annotation as verified (or not).", scope="window", checkable=True),
     ActionSpec("undo", "Undo", ("Ctrl+Z",), "Undo the last edit of this artwork.", scope="window"),
     ActionSpec("redo", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo the last undone edit.", scope="window"),

@@ -6,6 +6,10 @@ model call on a worker (``LatestOnly``: a new selection cancels the previous req
 stale answer never replaces a newer one). Every accepted or skipped suggestion is written to
 the catalog as a relevance judgement. Detector proposals are named here too (their best
 phrase, computed in one batch) and the panel's slider says how many of them the image shows.
+
+When a CLIP model is installed, a chooser above the phrase list switches the ranking between
+the SCAN model and CLIP zero-shot (:meth:`SuggestionService.clip_phrases_for_box`); the choice
+holds while the app runs, and judgements name the model whose list was shown.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -51,6 +56,8 @@ from artannot.retrieval.service import (
 )
 
 ARTWORK_MARK, COLLECTION_MARK = "◆", "○"
+# Which model ranks the phrases for a box (the chooser's item data).
+SCAN_SOURCE, CLIP_SOURCE = "scan", "clip"
 ORIGIN_TITLES = {"artwork": f"{ARTWORK_MARK} From this artwork's metadata",
                  "collection": f"{COLLECTION_MARK} From the collection vocabulary"}
 
@@ -66,6 +73,7 @@ class SuggestionsPanel(QWidget):
     heatToggled = Signal(bool)
     opacityChanged = Signal(float)
     proposalLimitChanged = Signal(int)  # how many detector proposals the image shows
+    modelChosen = Signal(str)  # SCAN_SOURCE or CLIP_SOURCE: which model ranks the phrases
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,8 +91,16 @@ class SuggestionsPanel(QWidget):
         self.phrase_list.setMinimumHeight(200)
         self.phrase_list.itemClicked.connect(self._phrase_item)
         self.phrase_list.itemActivated.connect(self._phrase_item)
+        self.model_choice = QComboBox()
+        self.model_choice.setObjectName("suggestion_model")
+        self.model_choice.setToolTip("Which model ranks the phrases for the selected box: the "
+                                     "SCAN model, or CLIP zero-shot (no training needed)")
+        self.model_choice.setVisible(False)  # shown when a CLIP model is installed
+        self.model_choice.currentIndexChanged.connect(
+            lambda _: self.modelChosen.emit(self.model_source()))
         phrases = QGroupBox("Phrases for the selected box")
         pl = QVBoxLayout(phrases)
+        pl.addWidget(self.model_choice)
         pl.addWidget(self.phrase_list)
 
         self.region_title = QLabel("Click a phrase (metadata text or list) to find its regions.")
@@ -165,6 +181,21 @@ class SuggestionsPanel(QWidget):
         self._wanted_proposals = value
         self.proposal_count.setText(f"{min(value, self._proposal_total)} of {self._proposal_total}")
         self.proposalLimitChanged.emit(value)
+
+    # -- which model ranks the phrases -------------------------------------------------------
+    def set_model_choices(self, scan: str, clip: str | None, chosen: str) -> None:
+        """``SCAN: <model>`` and, when a CLIP model is installed, ``CLIP zero-shot: <name>``;
+        the chooser is hidden without CLIP (SCAN is then the only ranking)."""
+        with QSignalBlocker(self.model_choice):
+            self.model_choice.clear()
+            self.model_choice.addItem(f"SCAN: {scan}", SCAN_SOURCE)
+            if clip is not None:
+                self.model_choice.addItem(f"CLIP zero-shot: {clip}", CLIP_SOURCE)
+            self.model_choice.setCurrentIndex(max(self.model_choice.findData(chosen), 0))
+        self.model_choice.setVisible(clip is not None)
+
+    def model_source(self) -> str:
+        return self.model_choice.currentData() or SCAN_SOURCE
 
     # -- phrases ---------------------------------------------------------------------
     def show_phrases(self, ranked: Sequence[RankedPhrase], caption: str = "") -> None:
@@ -266,6 +297,7 @@ class _Shown:
     box: Box
     ranked: list[RankedPhrase]
     accepted: set[str]
+    model: str  # the model that ranked them, as judgements name it ("general/…", "clip/<name>")
 
 
 class SuggestionsController(QObject):
@@ -283,6 +315,8 @@ class SuggestionsController(QObject):
         self.service: SuggestionService | None = None
         self._warmed: str | None = None  # the model warmed up last (name)
         self._warm_jobs: list[Job] = []
+        self._clip_name: str | None = None  # the installed CLIP model (None: none)
+        self._wanted_source = SCAN_SOURCE  # the curator's choice, kept while the app runs
         self.artwork_id: str | None = None
         self._artwork_phrases: list[tuple[str, str]] = []
         self._phrase_requests = LatestOnly(self)
@@ -301,6 +335,7 @@ class SuggestionsController(QObject):
         panel.drawRequested.connect(self._draw_for_phrase)
         panel.heatToggled.connect(self.overlay.set_heat_visible)
         panel.opacityChanged.connect(self.overlay.set_opacity)
+        panel.modelChosen.connect(self._source_chosen)
         editor.selectionChanged.connect(self._selection_changed)
         editor.proposalsAccepted.connect(lambda regions: self._judge_proposals(regions, True))
         editor.proposalsRejected.connect(lambda regions: self._judge_proposals(regions, False))
@@ -316,11 +351,16 @@ class SuggestionsController(QObject):
         self._warmed: str | None = None
         self.warm_up_text()
         self._update_state()
+        if self._clip_name is not None:
+            self._warm_up_clip()
 
     def _update_state(self) -> None:
         s = self.service
         if s is None:
             return
+        self._clip_name = s.clip_model_name()
+        self.panel.set_model_choices(s.model_name() if s.available else "unavailable",
+                                     self._clip_name, self._wanted_source)
         if s.available:
             note = " (bundled general model; no training on this collection yet)" \
                 if s.is_general else ""
@@ -331,6 +371,10 @@ class SuggestionsController(QObject):
                 self._warm_up()
         else:
             self.panel.set_unavailable(s.why_unavailable(), can_train=s.store_dir is not None)
+            if self._clip_name is not None:
+                self.panel.status.setText(f"{self.panel.status.text()} CLIP zero-shot "
+                                          f"({self._clip_name}) can still rank phrases: choose "
+                                          "it above the list.")
         self.modelsChanged.emit()
 
     def _warm_up(self) -> None:
@@ -343,6 +387,21 @@ class SuggestionsController(QObject):
         job = Job(run, "warm-up")
         job.signals.error.connect(lambda e: self.panel.set_unavailable(str(e[0]), False))
         self._track(job)
+
+    def _warm_up_clip(self) -> Job | None:
+        """Load the CLIP model and embed the collection's phrases in the background (once,
+        when the collection opens), so the first CLIP ranking does not wait for them."""
+        service = self.service
+        if service is None:
+            return None
+
+        def run(ctl: JobControl) -> None:
+            service.clip_warm_up(ctl.cancelled)
+
+        job = Job(run, "CLIP warm-up")
+        job.signals.error.connect(lambda e: self.statusMessage.emit(
+            f"CLIP model could not be loaded: {e[0]}"))
+        return self._track(job)
 
     def warm_up_text(self) -> Job | None:
         """Embed the collection's phrases with the model's text encoder in the background
@@ -380,15 +439,33 @@ class SuggestionsController(QObject):
         self.panel.clear_regions()
 
     # -- region -> phrases -----------------------------------------------------------------
+    def source(self) -> str:
+        """The model ranking phrases now: CLIP when chosen and installed, else SCAN."""
+        if self._wanted_source == CLIP_SOURCE and self._clip_name is not None:
+            return CLIP_SOURCE
+        return SCAN_SOURCE
+
+    def _can_rank(self) -> bool:
+        """CLIP needs neither regions nor a SCAN model: it crops the box from the image."""
+        s = self.service
+        return s is not None and (s.available or self.source() == CLIP_SOURCE)
+
+    def _source_chosen(self, source: str) -> None:
+        self._wanted_source = source
+        self._selection_changed(self.editor.selected_indices())  # re-rank the selected box
+
     def _selection_changed(self, indices: list) -> None:
         if self.service is None or self.artwork_id is None:
             return
         if len(indices) != 1:
             self._phrase_requests.cancel()
             self._shown = None
-            self.panel.clear_phrases("Select one box for phrase suggestions." if self.service.available else "")
+            self.panel.clear_phrases("Select one box for phrase suggestions." if self._can_rank() else "")
             return
-        if not self.service.available:
+        if not self._can_rank():  # e.g. back to SCAN while it is unavailable
+            self._phrase_requests.cancel()
+            self._shown = None
+            self.panel.clear_phrases()
             return
         region = self.editor.annotation().regions[indices[0]]
         self.request_phrases(region.box)
@@ -397,17 +474,23 @@ class SuggestionsController(QObject):
         service, aid, phrases = self.service, self.artwork_id, list(self._artwork_phrases)
         t0 = time.perf_counter()
         self.panel.status.setText("Scoring phrases…")
+        if self.source() == CLIP_SOURCE:
+            rank, model = service.clip_phrases_for_box, f"clip/{self._clip_name}"
+            about = f"CLIP zero-shot model {self._clip_name}"
+        else:
+            rank, model = service.phrases_for_box, service.model_name()
+            about = f"model {model}"
 
         def run(ctl: JobControl):
-            return service.phrases_for_box(aid, box, phrases)
+            return rank(aid, box, phrases)
 
         def done(ranked: list[RankedPhrase]) -> None:
             if aid != self.artwork_id:
                 return
-            self._shown = _Shown(aid, box, list(ranked), set())
+            self._shown = _Shown(aid, box, list(ranked), set(), model)
             self.last_latency_ms = (time.perf_counter() - t0) * 1000
             self.panel.show_phrases(ranked, f"Phrases for the box ({self.last_latency_ms:.0f} ms, "
-                                            f"model {service.model_name()}). Click or Enter to label it.")
+                                            f"{about}). Click or Enter to label it.")
             self.suggestionsShown.emit(self.last_latency_ms)
 
         return self._phrase_requests.start(run, done, self._failed, "phrases")
@@ -422,7 +505,7 @@ class SuggestionsController(QObject):
             return
         self.editor.label_selected(rp.label)
         shown.accepted.add(rp.phrase)
-        model = f"{PHRASE}:{self.service.model_name()}"
+        model = f"{PHRASE}:{shown.model}"  # the model whose list was shown: SCAN or CLIP
         region = box_key(shown.box)
         # Judgements: the chosen phrase, and every phrase ranked above it that the curator skipped.
         for other in shown.ranked:

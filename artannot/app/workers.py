@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from shiboken6 import isValid
 
 
 class JobControl:
@@ -101,6 +102,10 @@ class LatestOnly(QObject):
 
     Used where results depend on the current selection (suggestions, search): a
     slow answer to an old question must never replace the answer to the new one.
+
+    Created as a child of the widget the answers are for: once that widget is deleted
+    (window closed) so is this object, and an answer still on its way is dropped instead of
+    reaching deleted labels ("Internal C++ object already deleted").
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -119,13 +124,19 @@ class LatestOnly(QObject):
         job = Job(fn, name)
         self.current = job
 
+        def wanted(job: Job) -> bool:
+            return isValid(self) and job is self.current and not job.cancelled
+
         def deliver(value: Any, job: Job = job) -> None:
-            if job is self.current and not job.cancelled:
+            if wanted(job):
                 on_result(value)
 
+        def fail(err: Any, job: Job = job) -> None:
+            if wanted(job) and on_error is not None:
+                on_error(err)
+
         job.signals.result.connect(deliver)
-        if on_error is not None:
-            job.signals.error.connect(lambda e, job=job: on_error(e) if job is self.current else None)
+        job.signals.error.connect(fail)
         return start_job(job)
 
     def cancel(self) -> None:

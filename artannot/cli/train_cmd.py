@@ -235,6 +235,7 @@ def register(app: typer.Typer) -> None:
         margin: Annotated[float, typer.Option()] = default.margin,
         max_violation: Annotated[bool, typer.Option("--max-violation/--sum-violation")] = True,
         hardest_after: Annotated[int, typer.Option("--hardest-after", help="Epochs with summed negatives before the hardest ones.")] = default.hardest_after,
+        phrase_loss: Annotated[float, typer.Option("--phrase-loss", help="Weight of the fragment-level loss (each phrase vs its best region), which trains what suggestions score.")] = default.phrase_loss,
         lr: Annotated[float, typer.Option()] = default.lr,
         lr_update: Annotated[int, typer.Option("--lr-update")] = default.lr_update,
         num_epochs: Annotated[int, typer.Option("--num-epochs")] = default.num_epochs,

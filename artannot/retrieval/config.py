@@ -38,6 +38,9 @@ class ScanConfig:
     # hardest negatives from the first step (0); on bench_scan a 5-epoch warm-up lifts rsum from
     # 80-286 to 472-513 for every encoder (docs/benchmarks.md), so it is the default.
     hardest_after: int = 5
+    # Weight of the fragment-level loss (retrieval.loss.phrase_region_loss): trains the
+    # region-phrase cosine that suggestions use. 0 = SCAN's sentence-level loss only.
+    phrase_loss: float = 0.0
     # optimisation
     lr: float = 2e-4
     lr_update: int = 15  # epochs before the x0.1 decay
@@ -68,7 +71,7 @@ class ScanConfig:
     def from_dict(cls, data: dict[str, Any]) -> ScanConfig:
         known = {f.name for f in fields(cls)}
         # checkpoints from before an option trained without it
-        data = {"hardest_after": 0, "text_encoder": "phrase", **data}
+        data = {"hardest_after": 0, "text_encoder": "phrase", "phrase_loss": 0.0, **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def replace(self, **changes: Any) -> ScanConfig:

@@ -91,6 +91,25 @@ def pad_features(feats: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tenso
     return out, mask
 
 
+def same_image(items: Sequence[ArtworkItem]) -> torch.Tensor:
+    """[B, B] True where two items are texts of one image (never negatives of each other)."""
+    ids: dict[str, int] = {}
+    code = torch.tensor([ids.setdefault(it.id, len(ids)) for it in items])
+    return code[:, None] == code[None, :]
+
+
+def phrase_keys(items: Sequence[ArtworkItem]) -> torch.Tensor:
+    """[B, n] one integer per distinct phrase of the batch (-1 = padding), so the
+    fragment-level loss can tell which images' texts share a phrase."""
+    keys: dict[str, int] = {}
+    n = max(1, max(len(it.phrases) for it in items))
+    out = torch.full((len(items), n), -1, dtype=torch.long)
+    for b, it in enumerate(items):
+        for j, p in enumerate(it.phrases):
+            out[b, j] = keys.setdefault(p, len(keys))
+    return out
+
+
 class ScanDataset:
     """Artworks with features and phrase sequences; splits by name."""
 
@@ -118,17 +137,16 @@ class ScanDataset:
 
     def batches(self, items: Sequence[ArtworkItem], batch_size: int,
                 order: Sequence[int] | None = None
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, TextBatch, torch.Tensor]]:
-        """Collated (features, region mask, texts, same-image matrix) batches over ``items``
-        in ``order``; ``same[i, j]``: items i and j are texts of one image."""
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, TextBatch, torch.Tensor,
+                                    torch.Tensor]]:
+        """Collated (features, region mask, texts, same-image matrix, phrase keys) batches
+        over ``items`` in ``order`` (see :func:`same_image`, :func:`phrase_keys`)."""
         idx = list(order) if order is not None else list(range(len(items)))
         for s in range(0, len(idx), batch_size):
             chunk = [items[i] for i in idx[s:s + batch_size]]
             feats, mask = pad_features([it.features for it in chunk])
-            ids = {}
-            code = torch.tensor([ids.setdefault(it.id, len(ids)) for it in chunk])
-            same = code[:, None] == code[None, :]
-            yield feats, mask, encode_texts(self.vocab, [it.phrases for it in chunk]), same
+            yield (feats, mask, encode_texts(self.vocab, [it.phrases for it in chunk]),
+                   same_image(chunk), phrase_keys(chunk))
 
 
 TEXT_UNITS: tuple[str, ...] = ("artwork", "field")

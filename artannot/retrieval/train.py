@@ -24,7 +24,7 @@ from artannot.retrieval.checkpoint import (
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import ScanDataError, ScanDataset
 from artannot.retrieval.evaluate import RetrievalMetrics, evaluate_items
-from artannot.retrieval.loss import contrastive_loss
+from artannot.retrieval.loss import contrastive_loss, phrase_region_loss
 from artannot.retrieval.scan import ScanModel
 from artannot.vision.device import select_device
 
@@ -162,16 +162,21 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
         hardest = config.max_violation and epoch >= config.hardest_after
         t0 = time.perf_counter()
         order = _epoch_order(len(train_items), config.seed, epoch)
-        for b, (feats, mask, text, same) in enumerate(data.batches(train_items, config.batch_size,
-                                                             order)):
+        for b, (feats, mask, text, same, keys) in enumerate(
+                data.batches(train_items, config.batch_size, order)):
             if should_stop is not None and should_stop():
                 interrupted = True
                 break
             if feats.shape[0] < 2:
                 continue  # a triplet loss needs a negative
-            scores = model(feats.to(dev), mask.to(dev), text.to(dev))
+            feats, mask, text = feats.to(dev), mask.to(dev), text.to(dev)
+            img, txt = model.encode_images(feats, mask), model.encode_texts(text)
+            scores = model.similarity(img, mask, txt, text.mask)
             loss = contrastive_loss(scores, margin=config.margin, max_violation=hardest,
                                     same=same.to(dev))
+            if config.phrase_loss > 0:
+                loss = loss + config.phrase_loss * phrase_region_loss(
+                    img, mask, txt, text.mask, keys, margin=config.margin)
             optimizer.zero_grad()
             loss.backward()
             if config.grad_clip > 0:

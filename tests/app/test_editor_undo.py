@@ -152,3 +152,31 @@ def test_objects_panel_edits_and_selection_sync(editor_factory):
     editor.undo_stack().undo()
     assert not editor.annotation().regions[1].truncated
     assert table.item(1, 2).checkState() == Qt.CheckState.Unchecked
+
+
+def test_boxes_table_hides_the_proposals_the_canvas_holds_back(editor_factory):
+    scores = [0.2, 0.9, 0.5, 0.7]
+    editor = editor_factory(regions=[Region(Box(1, 1, 5, 5), "kept")])
+    editor.add_proposals([Region(Box(10 + 20 * i, 10, 25 + 20 * i, 30), source="detector", score=s)
+                          for i, s in enumerate(scores)])
+    panel, table, canvas = editor.objects_panel(), editor.objects_panel().table, editor.canvas()
+
+    def hidden_rows():
+        return {r for r in range(table.rowCount()) if table.isRowHidden(r)}
+
+    def hidden_boxes():
+        return {it.index for it in canvas.items_list() if not it.isVisible()}
+
+    editor.set_proposal_limit(2)  # what the "proposals shown" slider does
+    assert hidden_rows() == hidden_boxes() == {1, 3} == panel.hidden_rows()  # 0.2 and 0.5
+    table.selectAll()  # hidden rows refuse selection, as hidden boxes do
+    assert panel.selected_indices() == [0, 2, 4] == editor.selected_indices()
+
+    editor.select_indices([2])
+    QTest.keyClick(canvas, Qt.Key.Key_Return)  # accepting one brings the next one in
+    assert editor.annotation().regions[2].source == "manual"
+    assert hidden_rows() == hidden_boxes() == {1}
+    editor.undo_stack().undo()
+    assert hidden_rows() == hidden_boxes() == {1, 3}
+    editor.set_proposal_limit(None)
+    assert hidden_rows() == hidden_boxes() == set()

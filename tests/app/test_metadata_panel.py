@@ -52,3 +52,16 @@ def test_coverage_compares_labels_by_the_phrase_norm(qtbot) -> None:
     panel.set_artwork(Artwork("b.jpg", Path("b.jpg"), {"title": "Café"}), cafe,
                       used_labels=["Cafe\u0301"])
     assert panel.coverage.text() == "Phrases with a box: 1/1"
+
+
+def test_main_window_gives_the_panel_the_extraction_fields(qtbot) -> None:
+    from artannot.app.main_window import MainWindow, WindowSettings
+
+    window = MainWindow(WindowSettings(autosave_seconds=0, extract_phrases=False,
+                                       text_fields=("artist",)))
+    qtbot.addWidget(window)
+    assert tuple(window.metadata.text_fields) == ("artist",)
+    window.metadata.set_artwork(Artwork("a.jpg", Path("a.jpg"), dict(FIELDS)))
+    shown = window.metadata.text.toPlainText()
+    assert "artist" not in shown and "Ogata Kōrin" in shown  # a description, not a row
+    assert "record.label_text" in shown

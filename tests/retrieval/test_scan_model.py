@@ -8,7 +8,7 @@ from artannot.retrieval.attention import chunked_scores, xattn_scores
 from artannot.retrieval.checkpoint import build_model
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import encode_texts, pad_features
-from artannot.retrieval.loss import contrastive_loss
+from artannot.retrieval.loss import contrastive_loss, phrase_region_loss
 from artannot.text.vocab import TextVocab
 from tests.retrieval.fake_vectors import fake_vectors
 
@@ -156,3 +156,24 @@ def test_gradients_flow_to_every_encoder(text_encoder):
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
     assert m.img_enc.fc.weight.grad.abs().sum() > 0
     assert m.txt_enc.embed.weight.grad.abs().sum() > 0
+
+
+def test_phrase_region_loss_by_hand():
+    """Two images with two regions each (unit vectors on axes), two texts of one phrase each.
+    Phrase 0 ("cat", text 0) matches region e0 of image 0 (cos 1); image 1's best region for it
+    is e1 (cos 0): no violation. Phrase 1 (text 1) is e2; its own image's best region is e3
+    (cos .6 after mixing), image 0's best is e2 itself (cos 1): violation .2 - .6 + 1 = .6."""
+    e = torch.eye(4)
+    img = torch.stack([torch.stack([e[0], e[2]]), torch.stack([e[1], 0.6 * e[2] + 0.8 * e[3]])])
+    mask = torch.ones(2, 2, dtype=torch.bool)
+    txt = torch.stack([e[0][None], e[2][None]])
+    tmask = torch.ones(2, 1, dtype=torch.bool)
+    keys = torch.tensor([[0], [1]])
+    loss = phrase_region_loss(img, mask, txt, tmask, keys, margin=0.2)
+    assert loss.item() == pytest.approx(0.6 * 2 / 2)
+    # If image 0's text also had phrase 1, image 0 is no negative for it: no loss at all.
+    loss = phrase_region_loss(img, mask, txt, tmask, torch.tensor([[1], [1]]), margin=0.2)
+    assert loss.item() == pytest.approx(0.0)
+    # A padded region never wins: masking image 0's e2 region removes the violation.
+    mask[0, 1] = False
+    assert phrase_region_loss(img, mask, txt, tmask, keys, margin=0.2).item() == pytest.approx(0.0)
