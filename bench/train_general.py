@@ -26,9 +26,9 @@ from pathlib import Path
 
 from artannot.core.catalog import data_dir_for
 from artannot.retrieval.checkpoint import export_checkpoint, load_checkpoint
+from artannot.retrieval.collection_training import collection_dataset
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.evaluate import artwork_scores, format_table, metrics_rows
-from artannot.retrieval.service import collection_dataset
 from artannot.retrieval.train import train
 
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from artannot.app.workers import Job, JobControl, start_job
 from artannot.core.model import Region
-from artannot.retrieval.service import feature_stores
+from artannot.retrieval.model_files import feature_stores
 
 
 def _store_dir_and_pipeline(data_dir: Path, cache: dict):

@@ -42,18 +42,10 @@ from artannot.app.heatmap_item import PhraseOverlay
 from artannot.app.workers import Job, JobControl, LatestOnly, start_job
 from artannot.core.geometry import Box
 from artannot.core.model import Region
-from artannot.retrieval.service import (
-    PHRASE,
-    PROPOSAL,
-    REGION,
-    PhraseRegions,
-    RankedPhrase,
-    RegionHit,
-    SuggestionService,
-    box_key,
-    scan_model_name,
-    train_collection,
-)
+from artannot.retrieval.collection_training import train_collection
+from artannot.retrieval.judgements import PHRASE, PROPOSAL, REGION, box_key
+from artannot.retrieval.model_files import scan_model_name
+from artannot.retrieval.service import PhraseRegions, RankedPhrase, RegionHit, SuggestionService
 
 ARTWORK_MARK, COLLECTION_MARK = "◆", "○"
 # Which model ranks the phrases for a box (the chooser's item data).

@@ -114,7 +114,7 @@ def load_dataset(path: str, *, features: Path | None = None, coarse: bool = Fals
         items, frags, scenes = make_collection(int(path.split(":", 1)[1]), coarse=coarse)
         test = [f for f, s in zip(frags, scenes) if s.split == "test"]
         return ScanDataset(items, vocab, min_phrase_count=min_phrase_count), test
-    from artannot.retrieval.service import collection_dataset
+    from artannot.retrieval.collection_training import collection_dataset
 
     return collection_dataset(Path(path), features=features, coarse=coarse, vocab=vocab,
                               min_phrase_count=min_phrase_count, use_judgements=use_judgements,
@@ -138,7 +138,7 @@ def phrase_echo(n: int, total: int) -> None:
 
 def load_fragments(path: str, split: str, features: Path | None):
     """Ground-truth VOC boxes of a collection as fragment samples (synthetic sets bring their own)."""
-    from artannot.retrieval.service import collection_fragments
+    from artannot.retrieval.collection_training import collection_fragments
 
     return collection_fragments(Path(path), split=split, features=features)
 
@@ -146,7 +146,7 @@ def load_fragments(path: str, split: str, features: Path | None):
 def checkpoint_path(text: str) -> Path:
     """A checkpoint file, or ``general`` for the bundled general model."""
     if text == "general":
-        from artannot.retrieval.service import general_checkpoint
+        from artannot.retrieval.model_files import general_checkpoint
 
         path, why = general_checkpoint()
         if path is None:
@@ -253,7 +253,7 @@ def register(app: typer.Typer) -> None:
         By default the model fine-tunes the bundled general model (pretrained phrase encoder,
         trained on Flickr8k) instead of starting from scratch.
         """
-        from artannot.retrieval.service import resolve_init
+        from artannot.retrieval.model_files import resolve_init
         from artannot.retrieval.train import train
 
         args = dict(locals())
@@ -344,7 +344,7 @@ def register(app: typer.Typer) -> None:
         from dataclasses import asdict
 
         from artannot.core.catalog import Catalog
-        from artannot.retrieval.service import judgement_report
+        from artannot.retrieval.judgements import judgement_report
 
         with Catalog.open(path) as cat:
             rows = judgement_report(cat.judgements())

@@ -9,12 +9,15 @@ loads them lazily, and answers the questions the GUI asks:
 - regions (with attention, for a heat map) for a phrase,
 - fragments across the collection for a phrase or for a fragment (two-stage faiss + exact
   re-score, the index cached in ``<data_dir>/search/``),
-- judgements: how often the top-1 / top-5 suggestion was accepted, and accepted pairs as
-  extra training data,
 - optionally, CLIP zero-shot phrases for a box when a CLIP model is installed
   (:meth:`SuggestionService.clip_phrases_for_box`, :mod:`artannot.retrieval.clip_suggest`).
 
 Every method may run on a worker thread; one lock serialises model and store access.
+
+Its neighbours have one job each: where models and caches are (:mod:`.model_files`),
+judgements (:mod:`.judgements`), a collection's training data and training
+(:mod:`.collection_training`). This module stays longer than the others (~600 lines) because
+it is one object: the loaded models, their caches and the lock that guards them together.
 """
 
 from __future__ import annotations
@@ -33,16 +36,19 @@ import torch
 
 from artannot.core.errors import ArtannotError
 from artannot.core.geometry import Box
-from artannot.retrieval.data import ArtworkItem, ScanDataError, ScanDataset, dataset_from_stores
+from artannot.retrieval.data import ArtworkItem
+from artannot.retrieval.judgements import stored_index
+from artannot.retrieval.model_files import (
+    GENERAL_MODEL,
+    SCAN_DIR,
+    SEARCH_DIR,
+    feature_stores,
+    find_checkpoint,
+    general_checkpoint,
+)
+from artannot.retrieval.model_files import file_key as _file_key
 from artannot.retrieval.suggest import SHORTLIST, CollectionSearch, Suggester, heatmap
 
-SCAN_DIR = "scan"
-SEARCH_DIR = "search"
-# The bundled general model (models/manifest.toml): serves any collection with no training.
-GENERAL_MODEL = "scan_general_flickr8k"
-# Judgement kinds, stored as the prefix of the judgement's ``model`` column ("kind:model").
-PHRASE, REGION, PROPOSAL, FRAGMENT = "phrase", "region", "proposal", "fragment"
-SAME_BOX_PX = 1.0  # a box within a pixel of a stored region uses the stored feature
 # Collection phrases CLIP ranks (most frequent first): its text tower embeds each once per
 # session, ~2000 phrases take seconds on a CPU (SCAN's candidate list may be 10x longer).
 CLIP_CANDIDATES = 2000
@@ -116,51 +122,6 @@ class ModelInfo:
     def summary(self) -> str:
         scan = Path(self.scan).parent.name + "/" + Path(self.scan).name if self.scan else "none"
         return f"Detector: {self.detector} · Backbone: {self.backbone} ({self.device}) · SCAN: {scan}"
-
-
-def box_key(box: Box) -> str:
-    """How a region is written in a judgement: its VOC box."""
-    return ",".join(repr(float(v)).removesuffix(".0") for v in (box.xmin, box.ymin, box.xmax, box.ymax))
-
-
-def parse_box_key(text: str) -> Box | None:
-    try:
-        values = [float(v) for v in text.split(",")]
-        return Box(*values) if len(values) == 4 else None
-    except (TypeError, ValueError):
-        return None
-
-
-# -- where things are ----------------------------------------------------------------------
-def feature_stores(data_dir: Path) -> list[Path]:
-    """Feature stores of a collection, most recently written first."""
-    root = Path(data_dir) / "features"
-    stores = [p.parent for p in root.glob("*/index.sqlite")] if root.is_dir() else []
-    return sorted(stores, key=lambda p: (p / "index.sqlite").stat().st_mtime, reverse=True)
-
-
-def find_checkpoint(data_dir: Path) -> Path | None:
-    """The collection's trained SCAN model: ``<data_dir>/scan/best.pt`` (else ``last.pt``)."""
-    for name in ("best.pt", "last.pt"):
-        p = Path(data_dir) / SCAN_DIR / name
-        if p.is_file():
-            return p
-    return None
-
-
-def general_checkpoint() -> tuple[Path | None, str]:
-    """The bundled general model's checkpoint (hash-checked), or None and why not."""
-    from artannot.models import ModelManager
-
-    try:
-        return ModelManager().path_for(GENERAL_MODEL), ""
-    except ArtannotError as exc:
-        return None, f"the bundled general model is unavailable: {exc}"
-
-
-def _file_key(path: Path) -> str:
-    st = path.stat()
-    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
 class _MemoBackbone(torch.nn.Module):
@@ -659,243 +620,3 @@ class SuggestionService:
             s, ids = cs.index.search(q, top_k, shortlist=max(shortlist, top_k))
             keep = [(cs.keys[i], v) for v, i in zip(s[0], ids[0]) if i >= 0]
             return self._fragments([k for k, _ in keep], [v for _, v in keep])
-
-
-# -- judgements ----------------------------------------------------------------------------
-@dataclass
-class JudgementReport:
-    kind: str
-    lists: int  # suggestion lists in which the curator accepted something
-    accepted: int
-    rejected: int
-    top1: float  # share of those lists whose accepted suggestion was ranked 1
-    top5: float
-
-    def line(self) -> str:
-        return (f"{self.kind:<9} {self.lists:>6} lists  {self.accepted:>6} accepted  "
-                f"{self.rejected:>6} rejected  top-1 {100 * self.top1:5.1f}%  "
-                f"top-5 {100 * self.top5:5.1f}%")
-
-
-def judgement_report(rows: Iterable[Sequence[Any]]) -> list[JudgementReport]:
-    """Rows as ``Catalog.judgements()`` gives them (artwork, region, phrase, rank, score,
-    accepted, model, time); one report per kind plus ``all``."""
-    by_kind: dict[str, list[Sequence[Any]]] = {}
-    for r in rows:
-        kind = str(r[6]).split(":", 1)[0] if ":" in str(r[6]) else "other"
-        by_kind.setdefault(kind, []).append(r)
-        by_kind.setdefault("all", []).append(r)
-    out = []
-    for kind in sorted(by_kind, key=lambda k: (k == "all", k)):
-        rs = by_kind[kind]
-        acc = [r for r in rs if r[5]]
-        ranks = [int(r[3]) for r in acc if r[3] is not None and int(r[3]) > 0]
-        n = len(ranks)
-        out.append(JudgementReport(kind, n, len(acc), len(rs) - len(acc),
-                                   sum(k <= 1 for k in ranks) / n if n else 0.0,
-                                   sum(k <= 5 for k in ranks) / n if n else 0.0))
-    return out
-
-
-def stored_index(regions: Any, box: Box) -> int | None:
-    """Index of the stored region that is ``box`` (within SAME_BOX_PX), if any."""
-    if not len(regions):
-        return None
-    want = np.array([box.xmin, box.ymin, box.xmax, box.ymax], np.float32)
-    diff = np.abs(np.asarray(regions.boxes) - want).max(axis=1)
-    j = int(diff.argmin())
-    return j if diff[j] <= SAME_BOX_PX else None
-
-
-def judgement_items(catalog: Any, store: Any, *, pool: bool = True,
-                    device: str | None = None) -> list[ArtworkItem]:
-    """Accepted (box, phrase) judgements as one-region training items, with the feature the
-    suggestion was made from (:meth:`SuggestionService.region_feature`): the stored one when the
-    box is a stored region, else pooled by the store's own detector/backbone pipeline (a box
-    the curator drew). ``pool=False`` skips drawn boxes (no image decoding, no model).
-    """
-    from artannot.text.phrases import normalise_label
-
-    items = []
-    unmatched: dict[str, list[tuple[int, Box, str]]] = {}
-    for n, (aid, region, phrase, _rank, _score, accepted, _model, _t) in enumerate(catalog.judgements()):
-        box = parse_box_key(region or "")
-        if not accepted or not phrase or box is None:
-            continue
-        norm = normalise_label(phrase)
-        try:
-            rs = store.get(aid)
-        except (KeyError, ArtannotError):
-            continue
-        j = stored_index(rs, box)
-        if j is None:
-            unmatched.setdefault(aid, []).append((n, box, norm))
-            continue
-        items.append(ArtworkItem(f"{aid}#judgement{n}", np.asarray(rs.features[j:j + 1]), [norm], "train"))
-    if pool and unmatched:
-        items += _pooled_judgement_items(catalog, store.meta, unmatched, device)
-    return items
-
-
-def _pooled_judgement_items(catalog: Any, meta: dict[str, Any],
-                            judged: dict[str, list[tuple[int, Box, str]]],
-                            device: str | None) -> list[ArtworkItem]:
-    from artannot.vision.pipeline import pipeline_for_store
-    from artannot.vision.runner import load_model_image
-
-    extractor = pipeline_for_store(meta, device=device).extractor
-    items = []
-    for aid, boxes in judged.items():
-        try:
-            image = load_model_image(catalog.artwork(aid).image_path)
-        except (KeyError, OSError, ArtannotError):
-            continue  # a missing or broken image is listed by `artannot info`
-        feats = image.pool(extractor, np.array([box.to_edges() for _, box, _ in boxes]))
-        for (n, _, norm), row in zip(boxes, np.asarray(feats)):
-            items.append(ArtworkItem(f"{aid}#judgement{n}", row[None].copy(), [norm], "train"))
-    return items
-
-
-# -- datasets and training -------------------------------------------------------------------
-def single_store(data_dir: Path) -> Path:
-    stores = feature_stores(data_dir)
-    if len(stores) != 1:
-        raise ScanDataError(f"found {len(stores)} feature stores; pick one with --features "
-                            "(run `artannot detect` first)", Path(data_dir) / "features")
-    return stores[0]
-
-
-def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool = False,
-                       min_phrase_count: int = 4, vocab: Any = None,
-                       use_judgements: bool = False, text_unit: str = "artwork",
-                       sentences: bool = False) -> ScanDataset:
-    """SCAN dataset of a collection folder (catalog + feature store), optionally with the
-    curators' accepted suggestions as extra one-region training items."""
-    from artannot.core.catalog import Catalog
-    from artannot.vision.feature_store import FeatureStore
-
-    with Catalog.open(Path(root)) as cat:
-        store_dir = features or single_store(cat.data_dir)
-        if vocab is None:  # the vocabulary `artannot phrases` wrote, at this threshold
-            from artannot.text.vocab import TextVocab
-
-            vocab = TextVocab.from_collection(cat.data_dir, min_phrase_count=min_phrase_count)
-        with FeatureStore(store_dir, readonly=True) as store:
-            ds = dataset_from_stores(cat, store, coarse=coarse, vocab=vocab,
-                                     min_phrase_count=min_phrase_count, text_unit=text_unit,
-                                     sentences=sentences)
-            if use_judgements and not coarse:
-                extra = judgement_items(cat, store)
-                if extra:
-                    items = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
-                             for it in ds.items]  # stores close: detach from memory maps
-                    ds = ScanDataset(items + extra, vocab, min_phrase_count=min_phrase_count)
-                    return ds
-            ds.items = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
-                        for it in ds.items]
-            return ds
-
-
-def collection_fragments(root: Path, *, split: str = "test", features: Path | None = None,
-                         device: str | None = None,
-                         progress: Callable[[int, int], None] | None = None) -> list[Any]:
-    """Ground-truth boxes of ``split`` as fragment samples (thesis 4.4).
-
-    Features of each annotated box are pooled by the very detector/backbone pipeline that
-    made the collection's feature store (so they are comparable with what SCAN was trained
-    on); the texts are the boxes' VOC phrases, normalised like extracted phrases.
-    """
-    from artannot.core.catalog import Catalog
-    from artannot.core.voc import read_voc
-    from artannot.retrieval.evaluate import FragmentSample
-    from artannot.text.phrases import normalise_label
-    from artannot.vision.feature_store import FeatureStore
-    from artannot.vision.pipeline import pipeline_for_store
-    from artannot.vision.runner import load_model_image
-
-    samples: list[FragmentSample] = []
-    with Catalog.open(Path(root)) as cat:
-        store_dir = features or single_store(cat.data_dir)
-        with FeatureStore(store_dir, readonly=True) as store:
-            meta = store.meta
-        splits = cat.splits()
-        todo = [a for a in cat.artworks() if splits.get(a.id) == split and a.annotation_path is not None]
-        if not todo:
-            return samples
-        extractor = pipeline_for_store(meta, device=device).extractor
-        for i, artwork in enumerate(todo):
-            try:
-                ann = read_voc(artwork.annotation_path)
-            except ArtannotError:
-                continue  # listed by `artannot info`; nothing to evaluate here
-            regions = [r for r in ann.regions if r.phrase.strip()]
-            if regions:
-                feats = load_model_image(artwork.image_path).pool(
-                    extractor, np.array([r.box.to_edges() for r in regions]))
-                samples.append(FragmentSample(artwork.id, feats, [normalise_label(r.phrase) for r in regions]))
-            if progress is not None:
-                progress(i + 1, len(todo))
-    return samples
-
-
-def resolve_init(init: Path | str | None, feature_dim: int, *, strict: bool = True
-                 ) -> Path | None:
-    """``"general"`` -> the bundled model's checkpoint; a path stays a path; None -> None.
-
-    Not ``strict`` (the GUI's default), a general model that is missing or made for other
-    region features means "start from scratch" instead of an error.
-    """
-    if init is None or str(init) == "scratch":
-        return None
-    if str(init) != "general":
-        return Path(init)
-    path, why = general_checkpoint()
-    if path is None:
-        if strict:
-            raise ServiceError(why)
-        return None
-    if not strict:
-        from artannot.retrieval.checkpoint import load_checkpoint
-
-        if load_checkpoint(path).model.feature_dim != feature_dim:
-            return None
-    return path
-
-
-def train_collection(root: Path, data_dir: Path, *, config: Any = None,
-                     progress: Callable[[Any], None] | None = None,
-                     should_stop: ShouldStop | None = None, use_judgements: bool = False,
-                     register_as: str | None = None, init: Path | str | None = "general") -> Any:
-    """Train SCAN on a collection into ``<data_dir>/scan/`` and register ``best.pt``.
-
-    Defaults suit the GUI's “train on this collection”: fine-tune the bundled general model
-    (``init="general"``; from scratch with the pretrained phrase encoder when it is missing
-    or the collection's regions come from another backbone), every phrase counts. Returns the
-    :class:`~artannot.retrieval.train.TrainResult`.
-    """
-    from artannot.retrieval.config import ScanConfig
-    from artannot.retrieval.train import train
-
-    cfg = config or ScanConfig(min_phrase_count=1, num_epochs=10, batch_size=64)
-    ds = collection_dataset(root, min_phrase_count=cfg.min_phrase_count,
-                            use_judgements=use_judgements)
-    # Only the pretrained text encoder can start from another collection's model.
-    init_path = (resolve_init(init, ds.feature_dim, strict=False)
-                 if cfg.text_encoder == "pretrained" else None)
-    out = Path(data_dir) / SCAN_DIR
-    res = train(ds, cfg, out_dir=out, progress=progress, should_stop=should_stop, resume=True,
-                data_dir=Path(data_dir), init=init_path)
-    if register_as and res.best_path is not None:
-        from artannot.models import ModelManager
-
-        ModelManager().register(res.best_path, register_as, role="scan",
-                                architecture=f"scan-{cfg.cross_attn}-{cfg.agg}-{cfg.text_encoder}",
-                                provenance=f"trained in artannot on {Path(root).resolve()}")
-    return res
-
-
-def scan_model_name(root: Path) -> str:
-    """Model manager name for a collection's SCAN model."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(root).resolve().name)
-    return f"scan-{safe or 'collection'}"
-

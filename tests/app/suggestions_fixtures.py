@@ -29,7 +29,7 @@ def suggest_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from artannot.cli.detect_cmd import run_detect
     from artannot.core.catalog import Catalog
-    from artannot.retrieval.service import train_collection
+    from artannot.retrieval.collection_training import train_collection
     from artannot.text.collection import extract_collection
 
     torch.set_num_threads(2)

@@ -13,7 +13,8 @@ from artannot.core.catalog import Catalog
 from artannot.core.errors import ModelError
 from artannot.models import ManifestEntry, ModelManager
 from artannot.retrieval import service as service_module
-from artannot.retrieval.service import GENERAL_MODEL, SuggestionService, general_checkpoint
+from artannot.retrieval.model_files import GENERAL_MODEL, general_checkpoint
+from artannot.retrieval.service import SuggestionService
 from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_copy  # noqa: F401
 
 

@@ -9,14 +9,9 @@ import pytest
 from artannot.core import queue
 from artannot.core.catalog import Catalog
 from artannot.core.geometry import Box
-from artannot.retrieval.service import (
-    SuggestionService,
-    box_key,
-    collection_dataset,
-    judgement_report,
-    parse_box_key,
-    stored_index,
-)
+from artannot.retrieval.collection_training import collection_dataset
+from artannot.retrieval.judgements import box_key, judgement_report, parse_box_key, stored_index
+from artannot.retrieval.service import SuggestionService
 from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_copy  # noqa: F401
 
 
