@@ -33,12 +33,13 @@ from artannot.retrieval.train import train
 
 
 def evaluate_split(ckpt: Path, root: Path, data_dir: Path, splits: tuple[str, ...],
-                   sentences: bool) -> list:
+                   sentences: bool, maximal: bool) -> list:
     """Rows for images of ``splits`` (never trained on; val only picked the best epoch)."""
     ck = load_checkpoint(ckpt, data_dir=data_dir)
     rows = []
     for unit, name in (("field", "5 captions/image"), ("artwork", "1 text/image")):
-        ds = collection_dataset(root, text_unit=unit, vocab=ck.vocab, sentences=sentences)
+        ds = collection_dataset(root, text_unit=unit, vocab=ck.vocab, sentences=sentences,
+                                maximal=maximal)
         items = [it for s in splits for it in ds.split(s)]
         t0 = time.perf_counter()
         scores, truth = artwork_scores(ck.model, ck.vocab, items)
@@ -53,19 +54,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("collection", type=Path)
     ap.add_argument("--out", type=Path, default=Path("runs/general-flickr8k"))
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--embed-size", type=int, default=1024)
     ap.add_argument("--lr", type=float, default=2e-4)
-    ap.add_argument("--lr-update", type=int, default=8)
+    ap.add_argument("--lr-update", type=int, default=6)
     ap.add_argument("--hardest-after", type=int, default=2)
-    ap.add_argument("--lambda-softmax", type=float, default=4.0)
+    ap.add_argument("--lambda-softmax", type=float, default=9.0)
     ap.add_argument("--agg", default="AVG")
-    ap.add_argument("--cross-attn", default="i2t")
+    ap.add_argument("--cross-attn", default="t2i")
     ap.add_argument("--mlp-hidden", type=int, default=1024)
-    ap.add_argument("--phrase-loss", type=float, default=0.0)
+    ap.add_argument("--phrase-loss", type=float, default=1.0)
     ap.add_argument("--sentences", action=argparse.BooleanOptionalAction, default=True,
                     help="each caption's sentence is a text unit too, besides its phrases")
+    ap.add_argument("--maximal", action=argparse.BooleanOptionalAction, default=True,
+                    help="only maximal phrases (no sub-phrases) in the texts: ~3x fewer units")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--export", type=Path, help="write the shippable fp16 checkpoint here")
     args = ap.parse_args()
@@ -80,12 +83,20 @@ def main() -> int:
                      phrase_loss=args.phrase_loss)
     t0 = time.perf_counter()
     ds = collection_dataset(root, text_unit="field", min_phrase_count=cfg.min_phrase_count,
-                            sentences=args.sentences)
+                            sentences=args.sentences, maximal=args.maximal)
+    # Model selection needs a ranking signal, not the full protocol: one caption per val
+    # image makes validation 5x cheaper (500 x 500 instead of 500 x 2,500 SCAN scores).
+    seen: set[str] = set()
+    ds.items = [it for it in ds.items
+                if it.split != "val" or not (it.id in seen or seen.add(it.id))]
     print(f"dataset: {len(ds)} texts, train {len(ds.split('train'))}, val {len(ds.split('val'))}, "
           f"test {len(ds.split('test'))}; vocabulary {len(ds.vocab.phrases)} phrases "
           f"({time.perf_counter() - t0:.1f}s)", flush=True)
 
     def progress(p) -> None:
+        if p.val is None and p.batch % 25 == 0:
+            print(f"  epoch {p.epoch} batch {p.batch}/{p.num_batches} loss {p.loss:.2f} "
+                  f"({time.perf_counter() - t0:.0f}s)", flush=True)
         if p.val is not None:
             print(f"epoch {p.epoch}/{p.num_epochs} {p.epoch_seconds:.0f}s  val i2t R@1 "
                   f"{p.val.i2t.r1:.1f} t2i R@1 {p.val.t2i.r1:.1f} rsum {p.val.rsum:.1f}", flush=True)
@@ -98,11 +109,12 @@ def main() -> int:
                 data_dir=data_dir, phrase_progress=phrase_progress)
     train_s = time.perf_counter() - t0
     print(f"trained {res.epochs_done} epochs in {train_s:.0f}s; best val rsum {res.best_rsum:.1f}")
-    rows = evaluate_split(res.best_path, root, data_dir, ("test",), args.sentences)
-    rows += evaluate_split(res.best_path, root, data_dir, ("val", "test"), args.sentences)
+    rows = evaluate_split(res.best_path, root, data_dir, ("test",), args.sentences, args.maximal)
+    rows += evaluate_split(res.best_path, root, data_dir, ("val", "test"), args.sentences,
+                           args.maximal)
     print(format_table(rows, "Flickr8k, images never trained on"))
     print(json.dumps({"train_seconds": round(train_s), "config": cfg.to_dict(),
-                      "sentences": args.sentences,
+                      "sentences": args.sentences, "maximal": args.maximal,
                       "test": [r.to_dict() for r in rows]}, indent=1))
     if args.export:
         prov = (f"SCAN heads (pretrained phrase encoder {cfg.text_model} + proposals/"

@@ -104,7 +104,7 @@ class TrainMeter:
 
 def load_dataset(path: str, *, features: Path | None = None, coarse: bool = False,
                  min_phrase_count: int = 4, vocab=None, use_judgements: bool = False,
-                 text_unit: str = "artwork", sentences: bool = False):
+                 text_unit: str = "artwork", sentences: bool = False, maximal: bool = False):
     """The SCAN dataset for a collection folder or ``synthetic:N`` (plus fragments if any)."""
     from artannot.retrieval.data import ScanDataset
 
@@ -118,7 +118,7 @@ def load_dataset(path: str, *, features: Path | None = None, coarse: bool = Fals
 
     return collection_dataset(Path(path), features=features, coarse=coarse, vocab=vocab,
                               min_phrase_count=min_phrase_count, use_judgements=use_judgements,
-                              text_unit=text_unit, sentences=sentences), []
+                              text_unit=text_unit, sentences=sentences, maximal=maximal), []
 
 
 def collection_data_dir(path: str) -> Path | None:
@@ -160,7 +160,7 @@ def checkpoint_path(text: str) -> Path:
 
 def evaluate_one(path: str, checkpoint: str, *, split: str, features: Path | None,
                  coarse: bool, shard: int, fragments: bool, rerank: bool, text_unit: str,
-                 sentences: bool, label_prefix: bool) -> list:
+                 sentences: bool, maximal: bool, label_prefix: bool) -> list:
     """The rows of one checkpoint: artwork level, then fragments (GT boxes) when there are."""
     from artannot.retrieval.checkpoint import load_checkpoint
     from artannot.retrieval.evaluate import (
@@ -174,7 +174,7 @@ def evaluate_one(path: str, checkpoint: str, *, split: str, features: Path | Non
     ckpt = checkpoint_path(checkpoint)
     ck = load_checkpoint(ckpt, data_dir=collection_data_dir(path))
     ds, frags = load_dataset(path, features=features, coarse=coarse, vocab=ck.vocab,
-                             text_unit=text_unit, sentences=sentences)
+                             text_unit=text_unit, sentences=sentences, maximal=maximal)
     label = model_label(ck.model)
     if label_prefix:
         label = f"{checkpoint if checkpoint == 'general' else ckpt.parent.name + '/' + ckpt.name}: {label}"
@@ -223,6 +223,7 @@ def register(app: typer.Typer) -> None:
         init: Annotated[str, typer.Option("--init", help="auto (the bundled general model when it fits, else scratch) | general | scratch | a checkpoint file to fine-tune.")] = "auto",
         text_unit: Annotated[str, typer.Option("--text-unit", help="artwork (one phrase sequence per artwork) | field (one text per metadata field, e.g. per caption).")] = "artwork",
         sentences: Annotated[bool, typer.Option("--sentences/--no-sentences", help="Also use each field's sentences as text units (pretrained encoder).")] = False,
+        maximal: Annotated[bool, typer.Option("--maximal/--all-phrases", help="Only maximal phrases in the texts (no sub-phrases of another phrase): several times faster epochs.")] = False,
         cross_attn: Annotated[str, typer.Option("--cross-attn", help="i2t | t2i")] = default.cross_attn,
         agg: Annotated[str, typer.Option(help="AVG | LSE | MAX")] = default.agg,
         raw_feature_norm: Annotated[str, typer.Option("--raw-feature-norm")] = default.raw_feature_norm,
@@ -262,7 +263,7 @@ def register(app: typer.Typer) -> None:
         try:
             ds, _ = load_dataset(path, features=features, coarse=coarse,
                                  min_phrase_count=min_phrase_count, use_judgements=use_judgements,
-                                 text_unit=text_unit, sentences=sentences)
+                                 text_unit=text_unit, sentences=sentences, maximal=maximal)
             if init == "auto":
                 init_path = (resolve_init("general", ds.feature_dim, strict=False)
                              if cfg.text_encoder == "pretrained" else None)
@@ -315,6 +316,7 @@ def register(app: typer.Typer) -> None:
             "--rerank", help="Add rows with Engilberge's asymmetric re-ranking of the same scores.")] = False,
         text_unit: Annotated[str, typer.Option("--text-unit", help="artwork: one text per artwork (thesis) | field: one per metadata field, all correct for their image (Flickr's 5 captions).")] = "artwork",
         sentences: Annotated[bool, typer.Option("--sentences/--no-sentences", help="Texts also hold their sentences as units (as the model was trained).")] = False,
+        maximal: Annotated[bool, typer.Option("--maximal/--all-phrases", help="Only maximal phrases in the texts (as the model was trained).")] = False,
     ) -> None:
         """Recall@1/5/10 both directions (thesis Table 4.1 layout, or JSON); several
         --checkpoint options give one row each, on the same texts."""
@@ -325,7 +327,7 @@ def register(app: typer.Typer) -> None:
             for ckpt in checkpoint:
                 rows += evaluate_one(path, ckpt, split=split, features=features, coarse=coarse,
                                      shard=shard, fragments=fragments, rerank=rerank,
-                                     text_unit=text_unit, sentences=sentences,
+                                     text_unit=text_unit, sentences=sentences, maximal=maximal,
                                      label_prefix=len(checkpoint) > 1)
         except (ArtannotError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)

@@ -20,7 +20,7 @@ ShouldStop = Callable[[], bool]
 def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool = False,
                        min_phrase_count: int = 4, vocab: Any = None,
                        use_judgements: bool = False, text_unit: str = "artwork",
-                       sentences: bool = False) -> ScanDataset:
+                       sentences: bool = False, maximal: bool = False) -> ScanDataset:
     """SCAN dataset of a collection folder (catalog + feature store), optionally with the
     curators' accepted suggestions as extra one-region training items."""
     from artannot.core.catalog import Catalog
@@ -35,7 +35,7 @@ def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool
         with FeatureStore(store_dir, readonly=True) as store:
             ds = dataset_from_stores(cat, store, coarse=coarse, vocab=vocab,
                                      min_phrase_count=min_phrase_count, text_unit=text_unit,
-                                     sentences=sentences)
+                                     sentences=sentences, maximal=maximal)
             if use_judgements and not coarse:
                 extra = judgement_items(cat, store)
                 if extra:

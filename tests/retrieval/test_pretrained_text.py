@@ -60,6 +60,17 @@ def test_texts_per_artwork_or_per_field_with_sentences():
         texts_of(recs, "sentence")
 
 
+def test_maximal_phrases_drop_the_parts_of_longer_ones():
+    from artannot.retrieval.data import maximal_phrases
+
+    got = maximal_phrases(["child", "child in a pink dress", "pink dress", "dress", "stairs",
+                           "set of stairs", "pink", "stairs"])
+    assert got == ["child in a pink dress", "set of stairs"]
+    assert maximal_phrases(["dresser", "dress"]) == ["dresser", "dress"]  # words, not letters
+    recs = [_Rec("c0", "dog"), _Rec("c0", "black dog"), _Rec("c1", "dog")]
+    assert texts_of(recs, "field", maximal=True) == [["black dog"], ["dog"]]
+
+
 def test_batch_carries_the_frozen_vectors(dataset):
     texts = [["red circle", "blue square"], ["red circle"]]
     tb = encode_texts(dataset.vocab, texts)
