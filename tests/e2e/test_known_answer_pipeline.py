@@ -2,7 +2,8 @@
 
 Scenes of coloured shapes are written to disk like a museum collection (images, JSON records
 with a description, VOC ground truth); then the real commands run on it: index, phrases,
-detect (weight-free proposals + the bundled EfficientNet-Lite0), train, evaluate. Nothing is
+detect (weight-free proposals + the bundled EfficientNet-Lite0), train (fine-tuning the bundled
+general model, as `artannot train` does by default), evaluate. Nothing is
 hand-fed: if any stage breaks the alignment between regions and phrases, recall drops to
 chance and this test fails.
 """
@@ -30,9 +31,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         ["index", str(root)],
         ["phrases", str(root), "--min-count", "2"],
         ["detect", str(root), "--k", "6", "--min-size", "128", "--max-size", "128"],
-        ["train", str(root), "--out", str(root / "run"), "--num-epochs", "8", "--embed-size", "128",
-         "--batch-size", "32", "--min-phrase-count", "1", "--text-encoder", "word", "--sum-violation",
-         "--lr", "0.002"],
+        # The product's default: frozen pretrained phrase encoder, fine-tuned from the bundled
+        # general model (its features come from the same default backbone).
+        ["train", str(root), "--out", str(root / "run"), "--num-epochs", "8",
+         "--batch-size", "32", "--min-phrase-count", "1", "--sum-violation", "--lr", "0.002"],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output)
