@@ -103,9 +103,15 @@ def test_a_stale_answer_never_overwrites_a_newer_one(qtbot, suggest_copy, monkey
     discard_on_close(window, prompts)
 
 
-def test_without_a_model_the_panel_offers_training(qtbot, suggest_copy) -> None:
+def test_without_a_model_the_panel_offers_training(qtbot, suggest_copy, monkeypatch) -> None:
+    """No model of the collection's own and no general model either (the general-model case:
+    tests/app/test_general_model_gui.py)."""
     import shutil
 
+    from artannot.retrieval import service as service_module
+
+    monkeypatch.setattr(service_module, "general_checkpoint",
+                        lambda: (None, "the bundled general model is unavailable"))
     shutil.rmtree(suggest_copy / ".artannot" / "scan")
     window, prompts = make_window(qtbot, suggest_copy)
     panel = window.suggestions_panel
