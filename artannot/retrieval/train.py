@@ -67,9 +67,11 @@ def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=g).tolist()
 
 
-# Options that shape the network: a fine-tuned model takes them from its initial checkpoint.
+# Options that shape the network or how it scores: a fine-tuned model takes them from its
+# initial checkpoint (its weights were learned for exactly that score).
 ARCHITECTURE_FIELDS = ("embed_size", "word_dim", "text_encoder", "text_model", "phrase_dim",
-                       "mlp_hidden", "num_layers", "bidirectional")
+                       "mlp_hidden", "num_layers", "bidirectional", "cross_attn", "agg",
+                       "lambda_softmax", "lambda_lse", "raw_feature_norm")
 
 
 def init_from(config: ScanConfig, init: Path | str, feature_dim: int) -> tuple[ScanConfig, dict]:
