@@ -49,3 +49,27 @@ def suggest_copy(suggest_collection: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "sample"
     shutil.copytree(suggest_collection, dest)
     return dest
+
+
+@pytest.fixture
+def service(suggest_copy):
+    """The suggestion service of a private copy of the suggestion fixture's collection."""
+    from artannot.core.catalog import Catalog
+    from artannot.retrieval.service import SuggestionService
+
+    cat = Catalog.open(suggest_copy)
+    svc = SuggestionService(suggest_copy, cat.data_dir)
+    yield svc, cat
+    svc.close()
+    cat.close()
+
+
+def click_phrase(panel, ranked) -> None:
+    """Click the row of ``ranked`` (a RankedPhrase) in the suggestions panel's phrase list."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    row = next(i for i in range(panel.phrase_list.count())
+               if panel.phrase_list.item(i).data(Qt.ItemDataRole.UserRole) == ranked)
+    rect = panel.phrase_list.visualItemRect(panel.phrase_list.item(row))
+    QTest.mouseClick(panel.phrase_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())

@@ -8,10 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtTest import QTest
 
-from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_copy  # noqa: F401
+from tests.app.suggestions_fixtures import WAVE, click_phrase, suggest_collection, suggest_copy  # noqa: F401
 from tests.app.test_main_window import discard_on_close, make_window, show
 
 CLIP = "tiny_clip"
@@ -93,10 +91,7 @@ def test_choosing_clip_ranks_the_box_with_clip_and_judgements_name_it(qtbot, sug
 
     # Accept the second: it labels the box; judgements carry the CLIP model.
     second = ranked[1]
-    row = next(i for i in range(panel.phrase_list.count())
-               if panel.phrase_list.item(i).data(Qt.ItemDataRole.UserRole) == second)
-    rect = panel.phrase_list.visualItemRect(panel.phrase_list.item(row))
-    QTest.mouseClick(panel.phrase_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    click_phrase(panel, second)
     assert window.editor.annotation().regions[1].phrase == second.label
     judged = [(j[2], j[3], j[5], j[6]) for j in window.catalog.judgements()]
     assert judged == [(ranked[0].phrase, 1, 0, f"phrase:clip/{CLIP}"),

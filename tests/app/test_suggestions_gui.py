@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt
-from PySide6.QtTest import QTest
-
-from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_copy, tiny_config  # noqa: F401
+from tests.app.suggestions_fixtures import (  # noqa: F401
+    WAVE,
+    click_phrase,
+    suggest_collection,
+    suggest_copy,
+    tiny_config,
+)
 from tests.app.test_main_window import discard_on_close, make_window, show
 
 
@@ -32,10 +35,7 @@ def test_selecting_a_box_fills_panel_and_accepting_labels_it(qtbot, suggest_copy
 
     # Click the third suggestion: it labels the box; the two above it are recorded as skipped.
     third = ranked[2]
-    row = next(i for i in range(panel.phrase_list.count())
-               if panel.phrase_list.item(i).data(Qt.ItemDataRole.UserRole) == third)
-    rect = panel.phrase_list.visualItemRect(panel.phrase_list.item(row))
-    QTest.mouseClick(panel.phrase_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    click_phrase(panel, third)
     assert window.editor.annotation().regions[1].phrase == third.label
     judged = [(j[2], j[3], j[5], j[6].split(":")[0]) for j in window.catalog.judgements()]
     assert judged == [(ranked[0].phrase, 1, 0, "phrase"), (ranked[1].phrase, 2, 0, "phrase"),

@@ -10,16 +10,13 @@ from artannot.core.catalog import Catalog
 from artannot.core.geometry import Box
 from artannot.retrieval import service as service_module
 from artannot.retrieval.service import SuggestionService
-from tests.app.suggestions_fixtures import VENUS, WAVE, suggest_collection, suggest_copy  # noqa: F401
-
-
-@pytest.fixture
-def service(suggest_copy):
-    cat = Catalog.open(suggest_copy)
-    svc = SuggestionService(suggest_copy, cat.data_dir)
-    yield svc, cat
-    svc.close()
-    cat.close()
+from tests.app.suggestions_fixtures import (  # noqa: F401
+    VENUS,
+    WAVE,
+    service,
+    suggest_collection,
+    suggest_copy,
+)
 
 
 def _same(best, first) -> None:

@@ -7,21 +7,16 @@ import numpy as np
 import pytest
 
 from artannot.core import queue
-from artannot.core.catalog import Catalog
 from artannot.core.geometry import Box
 from artannot.retrieval.collection_training import collection_dataset
 from artannot.retrieval.judgements import box_key, judgement_report, parse_box_key, stored_index
 from artannot.retrieval.service import SuggestionService
-from tests.app.suggestions_fixtures import WAVE, suggest_collection, suggest_copy  # noqa: F401
-
-
-@pytest.fixture
-def service(suggest_copy):
-    cat = Catalog.open(suggest_copy)
-    svc = SuggestionService(suggest_copy, cat.data_dir)
-    yield svc, cat
-    svc.close()
-    cat.close()
+from tests.app.suggestions_fixtures import (  # noqa: F401
+    WAVE,
+    service,
+    suggest_collection,
+    suggest_copy,
+)
 
 
 def test_phrases_for_stored_and_drawn_boxes(service) -> None:
