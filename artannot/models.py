@@ -33,6 +33,7 @@ from typing import Literal
 import platformdirs
 
 from artannot.core.errors import ModelError
+from artannot.core.safe_io import atomic_write
 
 Role = Literal["detector", "backbone", "scan", "text", "clip"]
 ROLES: tuple[str, ...] = ("detector", "backbone", "scan", "text", "clip")
@@ -204,20 +205,6 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # -- folder models: what a CLIP folder must hold ---------------------------------------------
 # Files of a Hugging Face folder that are copied (configs, tokenizer, safetensors weights,
 # the model card); anything else (pickled or TF/Flax/ONNX weights, git files) is left out.
@@ -342,7 +329,7 @@ class ModelManager:
             "models": {k: asdict(v) for k, v in sorted(reg.models.items())},
             "stamps": {k: asdict(v) for k, v in sorted(reg.stamps.items())},
         }
-        _atomic_write_text(self.registry_path, json.dumps(data, indent=2))
+        atomic_write(self.registry_path, json.dumps(data, indent=2).encode("utf-8"), backup=False)
 
     # -- hashing with a cache: re-hash only when size or mtime changed ---------------------
     def _digest(self, path: Path, reg: _Registry) -> tuple[str, bool]:
