@@ -8,8 +8,9 @@ Everything that loads weights
 asks :meth:`ModelManager.path_for`, which re-checks the hash whenever the file changed on
 disk, so a corrupted file is refused instead of producing silent garbage.
 
-The user models folder is ``platformdirs.user_data_dir("artannot")/models`` unless
-``ARTANNOT_MODELS_DIR`` (or the ``models_dir`` argument) says otherwise.  It holds the
+The user models folder is the ``models_dir`` argument, else ``$ARTANNOT_MODELS_DIR``, else
+the ``models_dir`` setting (:mod:`artannot.core.config`), else
+``platformdirs.user_data_dir("artannot")/models``.  It holds the
 imported files plus ``registry.json``, a small index rewritten atomically.
 
 Torch is not imported here: ``artannot models list`` must stay instant.
@@ -135,6 +136,14 @@ class _Stamp:
     size: int
     mtime_ns: int
     sha256: str
+    inode: int = 0  # a file swapped in by rename keeps size and mtime but not its inode
+
+    @classmethod
+    def of(cls, st: os.stat_result, sha256: str) -> _Stamp:
+        return cls(st.st_size, st.st_mtime_ns, sha256, st.st_ino)
+
+    def fits(self, st: os.stat_result) -> bool:
+        return (self.size, self.mtime_ns, self.inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 @dataclass(slots=True)
@@ -288,6 +297,17 @@ def clip_folder_plan(folder: Path | str) -> FolderPlan:
 
 
 # -- the manager --------------------------------------------------------------------------
+def _configured_models_dir() -> str:
+    """The ``models_dir`` setting ("" when unset, or when the settings file is broken: the
+    app and the CLI report that elsewhere; the model manager must keep working)."""
+    from artannot.core.config import ConfigError, load_config
+
+    try:
+        return load_config().models_dir.strip()
+    except ConfigError:
+        return ""
+
+
 class ModelManager:
     """Registry of known and installed weight files (no network, ever)."""
 
@@ -297,8 +317,8 @@ class ModelManager:
         manifest: Path | str | Iterable[ManifestEntry] | None = None,
     ) -> None:
         if models_dir is None:
-            env = os.environ.get(ENV_MODELS_DIR)
-            models_dir = env if env else Path(platformdirs.user_data_dir("artannot")) / "models"
+            models_dir = (os.environ.get(ENV_MODELS_DIR) or _configured_models_dir()
+                          or Path(platformdirs.user_data_dir("artannot")) / "models")
         self.models_dir = Path(models_dir).expanduser()
         if manifest is None or isinstance(manifest, (str, Path)):
             entries = load_manifest(Path(manifest) if manifest is not None else None)
@@ -336,10 +356,10 @@ class ModelManager:
         st = path.stat()
         key = str(path.resolve())
         cached = reg.stamps.get(key)
-        if cached and cached.size == st.st_size and cached.mtime_ns == st.st_mtime_ns:
+        if cached and cached.fits(st):
             return cached.sha256, False
         digest = sha256_file(path)
-        reg.stamps[key] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+        reg.stamps[key] = _Stamp.of(st, digest)
         return digest, True
 
     # -- queries ---------------------------------------------------------------------------
@@ -430,7 +450,7 @@ class ModelManager:
             else:
                 digest = sha256_file(f)
                 st = f.stat()
-                reg.stamps[str(f.resolve())] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+                reg.stamps[str(f.resolve())] = _Stamp.of(st, digest)
                 changed = True
             if digest.lower() != expected.lower():
                 raise ModelError(
@@ -474,6 +494,7 @@ class ModelManager:
 
     def _check(self, name: str, digest: str, reg: _Registry, path: Path) -> None:
         entry = self.manifest.get(name)
+        rec = reg.models.get(name)
         if entry is not None:
             if not entry.matches(digest):
                 expected = entry.sha256 or f"{entry.sha256_prefix}… (prefix)"
@@ -482,8 +503,15 @@ class ModelManager:
                     "The file is corrupted or is not the expected checkpoint; it is refused.",
                     path,
                 )
+            # A prefix says little: the full hash recorded when the file was imported must
+            # still hold, or a file swapped in later with the same prefix would pass.
+            imported = rec is not None and (self.models_dir / rec.filename) == path
+            if entry.hash_is_prefix and imported and rec.sha256 and rec.sha256 != digest:
+                raise ModelError(
+                    f"sha256 of {name!r} changed since it was imported: file has {digest}, "
+                    f"recorded {rec.sha256}. It is refused; import the file again "
+                    "(`artannot models import FILE`) if the change is yours.", path)
             return
-        rec = reg.models.get(name)
         if rec is not None and rec.sha256 != digest:
             raise ModelError(
                 f"sha256 mismatch for custom model {name!r}: file has {digest}, recorded "
@@ -523,7 +551,7 @@ class ModelManager:
             try:
                 digest = sha256_file(status.path)
                 st = status.path.stat()
-                reg.stamps[str(status.path.resolve())] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+                reg.stamps[str(status.path.resolve())] = _Stamp.of(st, digest)
                 self._check(status.name, digest, reg, status.path)
             except ModelError as exc:
                 results.append(VerifyResult(status.name, False, exc.message, status.path))
@@ -666,7 +694,7 @@ class ModelManager:
         for rel, digest in files.items():
             st = (dst / rel).stat()
             size += st.st_size
-            reg.stamps[str((dst / rel).resolve())] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+            reg.stamps[str((dst / rel).resolve())] = _Stamp.of(st, digest)
         reg.models[name] = InstalledRecord(
             name, "clip", CLIP_ARCHITECTURE, dst.name, tree, size,
             provenance or f"imported from {src.resolve()} ({plan.summary})",
@@ -712,6 +740,6 @@ class ModelManager:
             _remove(self.models_dir / old.filename)
         reg.models[record.name] = record
         st = dst.stat()
-        reg.stamps[str(dst.resolve())] = _Stamp(st.st_size, st.st_mtime_ns, digest)
+        reg.stamps[str(dst.resolve())] = _Stamp.of(st, digest)
         self._save(reg)
         return next(s for s in self.list() if s.name == record.name)

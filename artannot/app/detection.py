@@ -1,8 +1,10 @@
 """Detect regions from the GUI: this artwork or the whole collection, on a worker.
 
 Results go to the collection's feature store (the one suggestions and training read). The
-models are those that made the existing store, so its features stay comparable; a new
-collection gets the defaults (weight-free proposals + the bundled backbone). For a single
+detector is the ``detector`` setting and models run on the ``device`` setting. A store that
+the configured detector made is reused with its models, so its features stay comparable;
+otherwise the configured detector runs with the backbone of the latest store (a new
+collection: the bundled backbone). For a single
 artwork whose features are already stored for this exact image, the stored regions are shown
 without recomputing anything.
 """
@@ -19,30 +21,43 @@ from artannot.core.model import Region
 from artannot.retrieval.model_files import feature_stores
 
 
-def _store_dir_and_pipeline(data_dir: Path, cache: dict):
+def _store_detector(meta: dict) -> str:
+    det = meta.get("detector") or {}
+    return det.get("weights") or det.get("detector") or ""
+
+
+def _store_dir_and_pipeline(data_dir: Path, cache: dict, detector: str = "proposals",
+                            device: str | None = None):
     """(store folder, pipeline) for a collection; the pipeline is built once per session."""
     from artannot.vision.feature_store import FeatureStore
     from artannot.vision.pipeline import load_pipeline, pipeline_for_store
 
     with cache.setdefault("lock", threading.Lock()):
         if "pipeline" not in cache:
-            stores = feature_stores(data_dir)
-            if stores:
-                with FeatureStore(stores[0], readonly=True) as store:
-                    cache["pipeline"] = pipeline_for_store(store.meta)
+            metas = []
+            for path in feature_stores(data_dir):
+                with FeatureStore(path, readonly=True) as store:
+                    metas.append(dict(store.meta))
+            same = [m for m in metas if _store_detector(m) == detector]
+            if same:  # a store this detector made: its backbone and sizes too
+                cache["pipeline"] = pipeline_for_store(same[0], device=device)
+            elif metas:  # another detector's store: keep its backbone, swap the detector
+                params = (metas[0].get("detector") or {}).get("params") or {}
+                meta = {**metas[0], "detector": {"detector": detector, "params": {"k": params.get("k", 36)}}}
+                cache["pipeline"] = pipeline_for_store(meta, device=device)
             else:
-                cache["pipeline"] = load_pipeline()
+                cache["pipeline"] = load_pipeline(detector, device=device)
         pipe = cache["pipeline"]
     return pipe.store_dir(data_dir), pipe
 
 
 def detect_items(data_dir: Path, items: list[tuple[str, Path]], cache: dict, ctl: JobControl,
-                 *, reuse_single: bool = True):
+                 *, reuse_single: bool = True, detector: str = "proposals", device: str | None = None):
     """Worker body: detect ``items`` into the store; returns (report, RegionSet | None, info)."""
     from artannot.vision.feature_store import FeatureStore
     from artannot.vision.runner import detect_collection, image_fingerprint
 
-    store_dir, pipe = _store_dir_and_pipeline(data_dir, cache)
+    store_dir, pipe = _store_dir_and_pipeline(data_dir, cache, detector, device)
     with FeatureStore(store_dir, dim=pipe.extractor.dim) as store:
         single = items[0][0] if len(items) == 1 else None
         if single and reuse_single and store.has(single, image_fingerprint(items[0][1])):
@@ -74,8 +89,11 @@ class DetectionController(QObject):
     finished = Signal()
     storeChanged = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, detector: str = "proposals",
+                 device: str | None = None) -> None:
         super().__init__(parent)
+        self.detector = detector  # the ``detector`` setting
+        self.device = device  # the ``device`` setting (None/"auto": CUDA when present)
         self.job: Job | None = None
         self._cache: dict = {}
         self.max_proposals = 36
@@ -101,8 +119,9 @@ class DetectionController(QObject):
         if self.job is not None:
             self.status.emit("Detection is already running (cancel it first).")
             return None
-        data_dir, cache = catalog.data_dir, self._cache
-        job = Job(lambda ctl: detect_items(data_dir, items, cache, ctl), "detect")
+        data_dir, cache, detector, device = catalog.data_dir, self._cache, self.detector, self.device
+        job = Job(lambda ctl: detect_items(data_dir, items, cache, ctl, detector=detector, device=device),
+                  "detect")
         self.job = job
         job.signals.progress.connect(self.progress)
         job.signals.result.connect(on_result)

@@ -10,12 +10,23 @@ from PySide6.QtWidgets import QApplication
 from artannot import __version__
 
 
+def window_settings(config):
+    """The window's settings from a :class:`~artannot.core.config.Config`."""
+    from artannot.app.main_window import WindowSettings
+
+    return WindowSettings(autosave_seconds=config.autosave_seconds,
+                          save_on_navigate=config.save_on_navigate,
+                          text_fields=tuple(config.text_fields),
+                          detector=config.detector, device=config.device,
+                          suggestion_top_k=config.suggestion_top_k)
+
+
 def run_app(collection: Path | None = None, argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("artannot")
     app.setOrganizationName("artannot")
     app.setApplicationVersion(__version__)
-    from artannot.app.main_window import MainWindow, WindowSettings
+    from artannot.app.main_window import MainWindow
     from artannot.core.config import Config, ConfigError, load_config
 
     try:
@@ -23,9 +34,7 @@ def run_app(collection: Path | None = None, argv: list[str] | None = None) -> in
         problem = None
     except ConfigError as exc:  # a typo in the settings file must not keep the app from starting
         config, problem = Config(), exc
-    window = MainWindow(WindowSettings(autosave_seconds=config.autosave_seconds,
-                                       save_on_navigate=config.save_on_navigate,
-                                       text_fields=tuple(config.text_fields)))
+    window = MainWindow(window_settings(config))
     if problem is not None:
         window.prompt("Settings ignored", f"{problem}\n\nartannot uses its defaults until the file is fixed.",
                       ("OK",))

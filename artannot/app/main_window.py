@@ -57,6 +57,9 @@ class WindowSettings:
     save_on_navigate: bool = True  # write the VOC file when leaving a dirty artwork
     extract_phrases: bool = True  # extract noun phrases of new/changed records after indexing
     text_fields: tuple[str, ...] = ()  # metadata fields that feed phrases (empty: title + descriptions)
+    detector: str = "proposals"  # detector of Ctrl+R / Ctrl+Shift+R (a collection's store may say otherwise)
+    device: str = "auto"  # where models run: auto, cpu, cuda, cuda:N, mps
+    suggestion_top_k: int = 10  # collection phrases listed per region
 
 
 def message_box_prompt(parent: QWidget) -> Prompt:
@@ -100,11 +103,14 @@ class MainWindow(QMainWindow):
         # Suggestions share the lower right with the boxes table; search and basket are tabs
         # beside the collection; the annotation queue sits under the collection.
         self.suggestions_panel = SuggestionsPanel(self)
-        self.suggestions = SuggestionsController(self.suggestions_panel, self.editor, self.metadata, self)
+        self.suggestions = SuggestionsController(self.suggestions_panel, self.editor, self.metadata, self,
+                                                 device=self.settings.device,
+                                                 top_k=self.settings.suggestion_top_k)
         self.search_view = SearchView(self)
         self.basket = BasketWidget(self)
         self.queue = QueuePanel(self)
-        self.detection = DetectionController(self)
+        self.detection = DetectionController(self, detector=self.settings.detector,
+                                             device=self.settings.device)
         self.suggestions_dock = self._dock(self.suggestions_panel, "Suggestions", Qt.RightDockWidgetArea)
         self.tabifyDockWidget(boxes, self.suggestions_dock)
         self.search_dock = self._dock(self.search_view, "Search", Qt.LeftDockWidgetArea)

@@ -300,9 +300,12 @@ class SuggestionsController(QObject):
     suggestionsShown = Signal(float)  # milliseconds from selection to list on screen
     proposalsLabelled = Signal(int)  # proposals just named by the model (0: none could be)
 
-    def __init__(self, panel: SuggestionsPanel, editor, metadata, parent: QObject | None = None) -> None:
+    def __init__(self, panel: SuggestionsPanel, editor, metadata, parent: QObject | None = None, *,
+                 device: str | None = None, top_k: int = 10) -> None:
         super().__init__(parent)
         self.panel, self.editor, self.metadata = panel, editor, metadata
+        self.device = device  # the ``device`` setting (None/"auto": CUDA when present)
+        self.top_k = top_k  # the ``suggestion_top_k`` setting: collection phrases per region
         self.catalog = None
         self.service: SuggestionService | None = None
         self._warmed: str | None = None  # the model warmed up last (name)
@@ -339,7 +342,7 @@ class SuggestionsController(QObject):
     def set_collection(self, catalog) -> None:
         self.shutdown()
         self.catalog = catalog
-        self.service = SuggestionService(catalog.root, catalog.data_dir)
+        self.service = SuggestionService(catalog.root, catalog.data_dir, device=self.device)
         self._warmed: str | None = None
         self.warm_up_text()
         self._update_state()
@@ -464,6 +467,7 @@ class SuggestionsController(QObject):
 
     def request_phrases(self, box: Box) -> Job:
         service, aid, phrases = self.service, self.artwork_id, list(self._artwork_phrases)
+        top_k = self.top_k
         t0 = time.perf_counter()
         self.panel.status.setText("Scoring phrases…")
         if self.source() == CLIP_SOURCE:
@@ -474,7 +478,7 @@ class SuggestionsController(QObject):
             about = f"model {model}"
 
         def run(ctl: JobControl):
-            return rank(aid, box, phrases)
+            return rank(aid, box, phrases, top_k=top_k)
 
         def done(ranked: list[RankedPhrase]) -> None:
             if aid != self.artwork_id:

@@ -46,9 +46,11 @@ def register(app: typer.Typer) -> None:
     @app.command("detect")
     def detect(
         path: Annotated[Path, typer.Argument(help="Collection folder.", exists=True, file_okay=False)],
-        detector: Annotated[str, typer.Option(help="'proposals' (no weights) or a detector model.")] = "proposals",
+        detector: Annotated[str | None, typer.Option(
+            help="'proposals' (no weights) or a detector model (default: the `detector` setting).")] = None,
         backbone: Annotated[str, typer.Option(help="Feature backbone: architecture or model name.")] = "efficientnet_lite0",
-        device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N")] = None,
+        device: Annotated[str | None, typer.Option(
+            help="auto | cpu | cuda | cuda:N | mps (default: the `device` setting)")] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 2,
         k: Annotated[int, typer.Option("--k", min=1, help="Regions per artwork.")] = 36,
         min_size: Annotated[int, typer.Option(help="Shorter image side for features.")] = 600,
@@ -65,6 +67,11 @@ def register(app: typer.Typer) -> None:
             bar.refresh()
 
         try:
+            if detector is None or device is None:  # a broken settings file is an error here
+                from artannot.core.config import load_config
+
+                config = load_config()
+                detector, device = detector or config.detector, device or config.device
             store_dir, report = run_detect(path, detector=detector, backbone=backbone, device=device,
                                            batch_size=batch_size, k=k, min_size=min_size,
                                            max_size=max_size, progress=progress)

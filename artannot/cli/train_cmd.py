@@ -244,7 +244,7 @@ def register(app: typer.Typer) -> None:
         grad_clip: Annotated[float, typer.Option("--grad-clip")] = default.grad_clip,
         seed: Annotated[int, typer.Option()] = default.seed,
         min_phrase_count: Annotated[int, typer.Option("--min-phrase-count")] = default.min_phrase_count,
-        device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N | mps (default: auto)")] = None,
+        device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N | mps (default: the `device` setting)")] = None,
         fresh: Annotated[bool, typer.Option("--fresh", help="Ignore last.pt; start over.")] = False,
         register_as: Annotated[str | None, typer.Option("--register", help="Register best.pt with the model manager under this name.")] = None,
         use_judgements: Annotated[bool, typer.Option("--use-judgements", help="Add the curators' accepted suggestions (catalog judgements) as training pairs.")] = False,
@@ -261,6 +261,10 @@ def register(app: typer.Typer) -> None:
         cfg = ScanConfig(**{f.name: args[f.name] for f in fields(ScanConfig) if f.name in args})
         stop = {"flag": False}
         try:
+            if device is None:
+                from artannot.core.config import load_config
+
+                device = load_config().device
             ds, _ = load_dataset(path, features=features, coarse=coarse,
                                  min_phrase_count=min_phrase_count, use_judgements=use_judgements,
                                  text_unit=text_unit, sentences=sentences, maximal=maximal)

@@ -85,7 +85,7 @@ def test_choosing_clip_ranks_the_box_with_clip_and_judgements_name_it(qtbot, sug
         assert scores == sorted(scores, reverse=True)
     # exactly what the service's CLIP hook answers for this box
     box = window.editor.annotation().regions[1].box
-    expect = ctl.service.clip_phrases_for_box(WAVE, box, ctl._artwork_phrases)
+    expect = ctl.service.clip_phrases_for_box(WAVE, box, ctl._artwork_phrases, top_k=ctl.top_k)
     assert [(r.phrase, round(r.score, 5)) for r in ranked] == [
         (r.phrase, round(r.score, 5)) for r in expect]
 

@@ -92,3 +92,52 @@ def test_bad_files_refused_clearly(tmp_path: Path, text: str, message: str) -> N
         load_config(p)
     assert message in str(info.value)
     assert str(p) in str(info.value) and info.value.code == "E801"
+
+
+def test_models_dir_setting_is_the_model_managers_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from artannot.models import ModelManager
+
+    p = tmp_path / "config.toml"
+    p.write_text(f"models_dir = {str(tmp_path / 'weights')!r}\n", encoding="utf-8")
+    monkeypatch.setenv("ARTANNOT_CONFIG", str(p))
+    monkeypatch.delenv("ARTANNOT_MODELS_DIR", raising=False)
+    assert ModelManager().models_dir == tmp_path / "weights"
+    monkeypatch.setenv("ARTANNOT_MODELS_DIR", str(tmp_path / "env"))
+    assert ModelManager().models_dir == tmp_path / "env"  # the environment wins
+    assert ModelManager(tmp_path / "arg").models_dir == tmp_path / "arg"  # the argument more so
+    monkeypatch.delenv("ARTANNOT_MODELS_DIR")
+    p.write_text("models_dir = [\n", encoding="utf-8")  # broken: the default, no error
+    assert ModelManager().models_dir.name == "models"
+
+
+def test_detect_and_train_default_to_the_detector_and_device_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from artannot.cli import detect_cmd, train_cmd
+    from artannot.core.errors import ArtannotError
+
+    p = tmp_path / "config.toml"
+    p.write_text('detector = "my-detector"\ndevice = "cuda:99"\n', encoding="utf-8")
+    monkeypatch.setenv("ARTANNOT_CONFIG", str(p))
+    seen = {}
+
+    def fake_run_detect(path, **kw):
+        seen.update(kw)
+        raise ArtannotError("stop here")
+
+    monkeypatch.setattr(detect_cmd, "run_detect", fake_run_detect)
+    app = typer.Typer()
+    detect_cmd.register(app)
+    train_cmd.register(app)
+    runner = CliRunner()
+    r = runner.invoke(app, ["detect", str(tmp_path)])
+    assert r.exit_code == 1 and (seen["detector"], seen["device"]) == ("my-detector", "cuda:99")
+    r = runner.invoke(app, ["detect", str(tmp_path), "--detector", "proposals", "--device", "cpu"])
+    assert (seen["detector"], seen["device"]) == ("proposals", "cpu")  # the options win
+
+    r = runner.invoke(app, ["train", "synthetic:40", "--out", str(tmp_path / "run"), "--embed-size", "16",
+                            "--word-dim", "8", "--num-epochs", "1", "--batch-size", "16",
+                            "--text-encoder", "word", "--min-phrase-count", "1"])
+    assert r.exit_code == 1 and "cuda:99" in r.output, r.output  # the setting's device was asked for

@@ -154,3 +154,26 @@ def test_cli_list_import_verify(tmp_path: Path, models_dir: Path) -> None:
     (models_dir / next(p.name for p in models_dir.glob("mine-*"))).write_bytes(b"broken")
     res = runner.invoke(app, ["models", "verify"])
     assert res.exit_code == 1 and "FAILED mine" in res.output
+
+
+def test_prefix_model_swapped_after_import_is_refused(tmp_path: Path, models_dir: Path) -> None:
+    """A file swapped in after import, with the same hash prefix, size and mtime (renamed over
+    the original), is caught: the full sha256 recorded at import is checked, and the hash
+    cache keys on the inode too."""
+    orig = b"original weights 00000"
+    prefix = hashlib.sha256(orig).hexdigest()[:2]  # a short prefix makes a collision findable
+    other = next(c for i in range(100_000)
+                 if hashlib.sha256(c := b"swapped! weights %05d" % i).hexdigest()[:2] == prefix)
+    assert len(other) == len(orig) and other != orig
+    m = ModelManager(manifest=[ManifestEntry("pref", "detector", "fasterrcnn_resnet50_fpn",
+                                             "pref-x.pth", sha256_prefix=prefix)])
+    m.import_file(_file(tmp_path / "w.pth", orig), name="pref")
+    installed = m.path_for("pref")  # hashes once and caches the stamp
+    st = installed.stat()
+    swap = _file(tmp_path / "swap.pth", other)
+    os.utime(swap, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(swap, installed)
+    assert installed.stat().st_size == st.st_size and installed.stat().st_mtime_ns == st.st_mtime_ns
+    with pytest.raises(ModelError, match="changed since it was imported"):
+        m.path_for("pref")
+    assert not m.verify(["pref"])[0].ok
