@@ -25,7 +25,7 @@ SAMPLE_COLLECTION = Path(__file__).resolve().parents[2] / "resources" / "sample_
 
 # Commands that live in their own modules: each has ``register(app)``.
 _COMMAND_MODULES = ("phrases_cmd", "models_cmd", "detect_cmd", "train_cmd", "suggest_cmd",
-                    "export_cmd")
+                    "export_cmd", "doctor_cmd")
 
 
 def _version(value: bool) -> None:
@@ -50,6 +50,12 @@ def fail(exc: ArtannotError | str, code: int = 2) -> typer.Exit:
 @app.command()
 def gui(path: Path | None = typer.Argument(None, help="Collection folder (default: the bundled sample).")) -> None:
     """Start the desktop app."""
+    from artannot.qt_check import check_qt
+
+    qt = check_qt()  # before Qt starts: a missing system library gets a clear answer
+    if not qt.ok:
+        typer.echo(qt.message(), err=True)
+        raise typer.Exit(2)
     from artannot.app.main import run_app  # Qt only when the GUI is asked for
 
     raise typer.Exit(run_app(path if path is not None else SAMPLE_COLLECTION))

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from artannot.core.errors import ArtannotError
+from artannot.core.errors import ArtannotError, ModelError
 from artannot.core.geometry import Box
 from artannot.retrieval.data import ArtworkItem
 from artannot.retrieval.judgements import stored_index
@@ -211,7 +211,11 @@ class SuggestionService:
             details["checkpoint_sha256"] = hashlib.sha256(self.checkpoint.read_bytes()).hexdigest()
         from artannot.vision.device import select_device
 
-        device = str(select_device(self.device))
+        try:
+            device = str(select_device(self.device))
+        except ModelError as exc:  # a configured device that is not here: say so, don't fail
+            device = f"{self.device} (unavailable)"
+            details["device_error"] = str(exc)
         return ModelInfo(det.get("weights") or det.get("detector") or "none",
                          ext.get("weights") or ext.get("backbone") or "none", device,
                          str(self.checkpoint) if self.checkpoint and self.checkpoint.is_file() else None,
