@@ -274,6 +274,11 @@ def register(app: typer.Typer) -> None:
             else:
                 init_path = resolve_init(init, ds.feature_dim)
             typer.echo(f"initial weights: {init_path or 'random (from scratch)'}", err=True)
+            missing = getattr(ds, "without_features", [])
+            if missing:
+                shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+                typer.echo(f"warning: {len(missing)} artwork(s) have no readable region features "
+                           f"and are left out ({shown}); run `artannot detect {path}`", err=True)
             if out is None:
                 if path.startswith("synthetic:"):
                     raise ValueError("--out is required for a synthetic collection")

@@ -41,7 +41,9 @@ def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool
                 if extra:
                     items = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
                              for it in ds.items]  # stores close: detach from memory maps
+                    without = ds.without_features
                     ds = ScanDataset(items + extra, vocab, min_phrase_count=min_phrase_count)
+                    ds.without_features = without
                     return ds
             ds.items = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
                         for it in ds.items]

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from artannot.core.errors import ModelError
 from artannot.core.geometry import Box
@@ -37,6 +38,7 @@ from artannot.core.safe_io import atomic_writer, fsync_dir
 
 SCHEMA_VERSION = 1
 _MAX_OPEN_SHARDS = 32
+WRITER_LOCK = "writer.lock"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -120,6 +122,7 @@ class FeatureStore:
             self._db.executescript(_SCHEMA)
             self._db.commit()
         self._pending: dict[str, _Pending] = {}
+        self._ok_shards: set[str] = set()
         self._maps: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         stored_dim = self._get_meta("dim")
         self._dim = int(stored_dim) if stored_dim is not None else None
@@ -167,9 +170,20 @@ class FeatureStore:
         """Stored (and, when a fingerprint is given, stored for that exact image)."""
         if artwork_id in self._pending:
             return fingerprint is None or self._pending[artwork_id].fingerprint == fingerprint
-        row = self._db.execute("SELECT fingerprint FROM items WHERE artwork_id = ?",
+        row = self._db.execute("SELECT fingerprint, shard FROM items WHERE artwork_id = ?",
                                (artwork_id,)).fetchone()
-        return row is not None and (fingerprint is None or row[0] == fingerprint)
+        # A row whose shard file is gone is not "stored": a rerun recomputes it.
+        return (row is not None and (fingerprint is None or row[0] == fingerprint)
+                and self._shard_ok(row[1]))
+
+    def _shard_ok(self, shard: str) -> bool:
+        if shard in self._ok_shards:
+            return True
+        d = self.path / "shards"
+        ok = (d / f"{shard}.regions.npy").is_file() and (d / f"{shard}.whole.npy").is_file()
+        if ok:
+            self._ok_shards.add(shard)
+        return ok
 
     def ids(self) -> list[str]:
         stored = [r[0] for r in self._db.execute("SELECT artwork_id FROM items ORDER BY artwork_id")]
@@ -266,10 +280,20 @@ class FeatureStore:
     def pending(self) -> int:
         return len(self._pending)
 
+    def _writer_lock(self) -> FileLock:
+        """Inter-process lock of the store's writers (the CLI's `detect`, the GUI's Ctrl+R):
+        held while a shard is written and indexed, and while orphans are cleaned, so one
+        writer never deletes another's shard before it is indexed."""
+        return FileLock(str(self.path / WRITER_LOCK))
+
     def flush(self) -> None:
         """Write buffered artworks as one shard, then commit their index rows atomically."""
         if not self._pending or self.readonly:
             return
+        with self._writer_lock():
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
         items = list(self._pending.items())
         shard = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         regions = np.concatenate([p.features for _, p in items]).astype(np.float16)
@@ -291,7 +315,12 @@ class FeatureStore:
         self._pending.clear()
 
     def _remove_orphans(self) -> None:
-        """Delete shard files no index row knows (left by a process killed mid-flush)."""
+        """Delete shard files no index row knows (left by a process killed mid-flush); under
+        the writer lock, so a shard another writer is flushing right now is never taken."""
+        with self._writer_lock():
+            self._remove_orphans_locked()
+
+    def _remove_orphans_locked(self) -> None:
         known = {r[0] for r in self._db.execute("SELECT name FROM shards")}
         for f in (self.path / "shards").iterdir():
             name = f.name

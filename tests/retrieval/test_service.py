@@ -3,6 +3,8 @@
 # ruff: noqa: F811  (session fixtures imported from tests.app.suggestions_fixtures)
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,22 @@ def test_queue_strategies() -> None:
     assert queue.next_in(["b", "a", "c"], "a") == "c" and queue.next_in(["b", "a", "c"], "c") == "b"
     with pytest.raises(ValueError):
         queue.order(rows, "random")
+
+
+def test_training_names_the_artworks_without_features(suggest_copy) -> None:
+    """Artworks whose regions were never detected (or whose shard is gone) are reported by
+    `artannot train`, not skipped silently."""
+    from typer.testing import CliRunner
+
+    from artannot.cli import app
+    from artannot.retrieval.collection_training import collection_dataset
+
+    shutil.copy(suggest_copy / WAVE, suggest_copy / "images" / "late_addition.jpg")
+    ds = collection_dataset(suggest_copy, min_phrase_count=1)
+    assert ds.without_features == ["images/late_addition.jpg"]
+    r = CliRunner().invoke(app, ["train", str(suggest_copy), "--out", str(suggest_copy / "r"),
+                                 "--num-epochs", "1", "--min-phrase-count", "1",
+                                 "--init", "scratch", "--embed-size", "16", "--batch-size", "4"])
+    assert r.exit_code == 0, r.output
+    assert "1 artwork(s) have no readable region features" in r.output
+    assert "images/late_addition.jpg" in r.output
