@@ -37,7 +37,7 @@ from artannot.app.workers import Job, JobControl, start_job
 from artannot.core import recovery
 from artannot.core.catalog import Catalog
 from artannot.core.errors import ArtannotError, VocConflictError
-from artannot.core.model import Annotation, Region
+from artannot.core.model import Annotation, Region, ground_truth
 from artannot.core.voc import (
     annotation_from_tree,
     new_annotation,
@@ -378,9 +378,7 @@ class MainWindow(QMainWindow):
         """Save the current artwork; on a conflict ask the curator instead of overwriting."""
         if self.current_id is None or self.catalog is None or self._annotation_path is None:
             return True
-        ann = self.editor.annotation()
-        # Dashed proposals not accepted yet are suggestions, not annotations: never written.
-        ann.regions = [r for r in ann.regions if r.source == "manual"]
+        ann = ground_truth(self.editor.annotation())
         try:
             path = save_voc(ann, self._annotation_path, force=force)
         except VocConflictError as exc:
@@ -416,7 +414,8 @@ class MainWindow(QMainWindow):
         if self.current_id is None or self.catalog is None or not self.is_dirty():
             return
         try:
-            recovery.write_recovery(self.catalog.data_dir, self.current_id, voc_bytes(self.editor.annotation()))
+            recovery.write_recovery(self.catalog.data_dir, self.current_id,
+                                    voc_bytes(ground_truth(self.editor.annotation())))
         except OSError as exc:
             self.status.setText(f"Autosave failed: {exc}")
 

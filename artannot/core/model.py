@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -114,3 +115,14 @@ def normalise_phrase(text: str, *, nfc: bool = True, collapse_whitespace: bool =
     if lowercase:
         text = text.lower()
     return text
+
+
+def ground_truth(annotation: Annotation) -> Annotation:
+    """What a file may hold (the VOC file, a recovery copy): the curator's boxes only.
+
+    Dashed detector proposals and search results not accepted yet are suggestions; VOC cannot
+    mark a box as a proposal, so writing one would turn it into ground truth after a reload.
+    """
+    kept = copy.copy(annotation)
+    kept.regions = [r for r in annotation.regions if r.source == "manual"]
+    return kept

@@ -9,6 +9,8 @@ from PySide6.QtTest import QTest
 
 from artannot.app.main_window import MainWindow, WindowSettings
 from artannot.core import recovery
+from artannot.core.geometry import Box
+from artannot.core.model import Region
 from artannot.core.voc import read_voc
 from tests.app.editor_helpers import drag
 
@@ -112,6 +114,10 @@ def test_recovery_after_crash(qtbot, sample_copy: Path) -> None:
     show(qtbot, window, VENUS)
     window.editor.start_box_with_label("pink roses")
     drag(window.editor.canvas(), (50, 50), (150, 120))
+    # An unreviewed detector proposal is on the canvas too: it must not come back as a box.
+    window.editor.add_proposals([Region(box=Box(300, 40, 420, 160), source="detector",
+                                        score=0.9)])
+    assert len(window.editor.annotation().regions) == 2
     window.write_recovery()  # what the autosave timer does
     data_dir = window.catalog.data_dir
     assert recovery.list_recovery(data_dir) == [VENUS]
