@@ -74,6 +74,8 @@ class Job(QRunnable):
 
     def run(self) -> None:  # worker thread
         try:
+            if self.control.cancelled():  # cancelled while queued: never starts
+                return
             value = self.fn(self.control)
         except Exception as exc:  # report every failure to the GUI instead of losing it
             if not self.control.cancelled():

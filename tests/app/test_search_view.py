@@ -24,7 +24,7 @@ def test_search_opens_the_right_artwork_and_fills_the_basket(qtbot, suggest_copy
     assert view.page_label.text().startswith(f"page 1/{view.pages()}")
     scores = [f.score for f in view.results]
     assert scores == sorted(scores, reverse=True)
-    qtbot.waitUntil(lambda: not view.grid.item(0).icon().isNull(), timeout=10_000)  # crops arrive
+    qtbot.waitUntil(lambda: not view.grid.item(0).icon().isNull(), timeout=60_000)  # crops arrive
     view.show_page(1)
     assert view.grid.item(0).data(Qt.ItemDataRole.UserRole) == view.shown[PAGE_SIZE]
 
