@@ -91,11 +91,22 @@ class Job(QRunnable):
 _live: set[Job] = set()
 
 
+# Qt sizes the global pool by cores (2 on a curator's laptop): a warm-up loading a model and a
+# thumbnail run would then hold every thread and an index refresh or a click's job would wait
+# behind them. Most jobs wait on disk or release the GIL in numpy/torch, so a few more threads
+# than cores keep the GUI responsive.
+MIN_POOL_THREADS = 4
+
+
 def start_job(job: Job, pool: QThreadPool | None = None) -> Job:
     """Run ``job`` on the (global) thread pool, keeping it alive until it finishes."""
     _live.add(job)
     job.signals.finished.connect(lambda: _live.discard(job))
-    (pool or QThreadPool.globalInstance()).start(job)
+    if pool is None:
+        pool = QThreadPool.globalInstance()
+        if pool.maxThreadCount() < MIN_POOL_THREADS:
+            pool.setMaxThreadCount(MIN_POOL_THREADS)
+    pool.start(job)
     return job
 
 

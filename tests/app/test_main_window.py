@@ -40,7 +40,7 @@ def make_window(qtbot, root: Path, **settings) -> tuple[MainWindow, Prompts]:
     qtbot.addWidget(window)
     window.show()
     window.open_collection(root, wait=True)
-    qtbot.waitUntil(lambda: len(window.browser.model.rows) == 12, timeout=20_000)
+    qtbot.waitUntil(lambda: len(window.browser.model.rows) == 12, timeout=60_000)
     window.editor.ask_label_on_create = False
     return window, prompts
 
