@@ -110,21 +110,8 @@ def save_checkpoint(path: Path | str, model: ScanModel, vocab: TextVocab, *, epo
     return path
 
 
-def read_config(path: Path | str) -> ScanConfig:
-    """The configuration of a checkpoint, without building its model."""
-    try:
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"cannot read checkpoint: {exc}", Path(path)) from exc
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"not an {FORMAT} checkpoint", Path(path))
-    return ScanConfig.from_dict(state["config"])
-
-
-def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu",
-                    data_dir: Path | None = None) -> Checkpoint:
-    """Read a checkpoint and rebuild its model (in eval mode); ``data_dir``: the collection
-    whose phrase-vector cache a pretrained-encoder model should use."""
+def _read_state(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A checkpoint file's contents (tensors and plain values only), or a clear error."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError("checkpoint not found", path)
@@ -134,6 +121,20 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
         raise CheckpointError(f"cannot read checkpoint: {exc}", path) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"not an {FORMAT} checkpoint", path)
+    return state
+
+
+def read_config(path: Path | str) -> ScanConfig:
+    """The configuration of a checkpoint, without building its model."""
+    return ScanConfig.from_dict(_read_state(path)["config"])
+
+
+def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu",
+                    data_dir: Path | None = None) -> Checkpoint:
+    """Read a checkpoint and rebuild its model (in eval mode); ``data_dir``: the collection
+    whose phrase-vector cache a pretrained-encoder model should use."""
+    path = Path(path)
+    state = _read_state(path, map_location)
     config = ScanConfig.from_dict(state["config"])
     vocab = TextVocab.from_json(state["vocab"])
     model = build_model(config, vocab, int(state["feature_dim"]))
@@ -155,9 +156,7 @@ def export_checkpoint(src: Path | str, dst: Path | str, *, provenance: str = "",
     """A checkpoint to ship: weights (float16 with ``half``), config, vocabulary and its
     phrase vectors; no optimizer or RNG state. Loads like any checkpoint (weights are cast
     back to float32 on load)."""
-    state = torch.load(Path(src), map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"not an {FORMAT} checkpoint", Path(src))
+    state = _read_state(src)
     weights = state["model"]
     if half:
         weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}

@@ -201,9 +201,10 @@ def texts_of(phrases: Sequence[Any], unit: str,
 
 def sentence_units(text: str) -> list[str]:
     """The sentences of a metadata field, normalised like phrases (lower case, one space)."""
+    from artannot.core.model import normalise_phrase
     from artannot.text.karpathy import split_sentences
 
-    return [" ".join(text[a:b].lower().split()).rstrip(" .") for a, b in split_sentences(text)]
+    return [normalise_phrase(text[a:b]).rstrip(" .") for a, b in split_sentences(text)]
 
 
 def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,

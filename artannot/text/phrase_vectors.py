@@ -151,13 +151,13 @@ def collection_phrase_vectors(data_dir: Path | None, model: str = "all_minilm_l6
     """
     from artannot.text.sentence_encoder import load_sentence_encoder
 
-    dim = _model_dim(model, manager)
     key = (str(Path(data_dir).resolve()), model) if data_dir is not None else None
     if key is not None and manager is None:
-        with _SHARED_LOCK:
+        with _SHARED_LOCK:  # every checkpoint load asks: no model-manager I/O when known
             shared = _SHARED.get(key)
-            if shared is not None and shared.dim == dim:
+            if shared is not None:
                 return shared
+    dim = _model_dim(model, manager)
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         return load_sentence_encoder(model, manager=manager).embed(texts)
