@@ -14,6 +14,10 @@ the ``models_dir`` setting (:mod:`artannot.core.config`), else
 imported files plus ``registry.json``, a small index rewritten atomically.
 
 Torch is not imported here: ``artannot models list`` must stay instant.
+
+Why one long module (~750 lines): the manifest, the registry and the hash checks are one
+trust boundary (what may be loaded); each function is small, and a split would spread the
+rule "nothing unhashed is ever loaded" over several files.
 """
 
 from __future__ import annotations

@@ -19,12 +19,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_COLLECTION = REPO_ROOT / "resources" / "sample_collection"
 
 
+def copy_sample(dest: Path) -> Path:
+    """Copy the bundled sample collection to ``dest``, without the data a developer's own runs
+    left in it (catalog cache; judgements recorded while trying the app on it)."""
+    shutil.copytree(SAMPLE_COLLECTION, dest,
+                    ignore=shutil.ignore_patterns(".artannot", "judgements.sqlite*", ".judgements.sqlite.lock"))
+    return dest
+
+
 @pytest.fixture
 def sample_copy(tmp_path: Path) -> Path:
     """A private copy of the bundled sample collection (tests may modify it freely)."""
-    dest = tmp_path / "sample_collection"
-    shutil.copytree(SAMPLE_COLLECTION, dest, ignore=shutil.ignore_patterns(".artannot"))
-    return dest
+    return copy_sample(tmp_path / "sample_collection")
 
 
 @pytest.fixture
@@ -36,3 +42,28 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     monkeypatch.setenv("ARTANNOT_DATA_DIR", str(dirs["data"]))
     monkeypatch.setenv("ARTANNOT_MODELS_DIR", str(dirs["models"]))
     return dirs
+
+
+# Waits on Qt events are bounded so that a broken test fails instead of hanging. The bounds
+# written beside each wait (5-10 s) were too tight for a machine busy with training (issue 15:
+# a full run stopped after 32 tests, the next passed). A bound costs time only when the event
+# never comes, so here none is shorter than this.
+MIN_QT_WAIT_MS = 60_000
+_QT_WAITS = ("waitUntil", "waitSignal", "waitSignals", "waitCallback", "waitActive", "waitExposed")
+
+
+@pytest.fixture(autouse=True)
+def _generous_qt_waits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if "qtbot" not in request.fixturenames:
+        return
+    from pytestqt.qtbot import QtBot
+
+    for name in _QT_WAITS:
+        original = getattr(QtBot, name)
+
+        def waiting(self, *args, _original=original, timeout: int | None = 5_000, **kwargs):  # noqa: ANN001, ANN202
+            if timeout is not None and timeout > 0:
+                timeout = max(timeout, MIN_QT_WAIT_MS)
+            return _original(self, *args, timeout=timeout, **kwargs)
+
+        monkeypatch.setattr(QtBot, name, waiting)

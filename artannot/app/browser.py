@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from artannot.app.workers import Job, JobControl, start_job
-from artannot.core.catalog import ArtworkRow, Catalog, Filters, make_thumbnail
+from artannot.app.workers import Job, JobControl, LatestOnly, start_job
+from artannot.core.catalog import (
+    ArtworkRow,
+    Catalog,
+    CollectionStats,
+    Filters,
+    StatusChange,
+    make_thumbnail,
+)
+from artannot.core.listing import ListedRows, Listing, list_artworks
 
 COLUMNS = ("Title", "Museum", "Culture / period", "Date", "Split", "Regions", "Status")
 # Catalog sort order of each column (clicking a header sorts by it; a search sorts by relevance).
@@ -39,6 +49,10 @@ STATUS_FILTERS = {
 }
 SPLITS = ("any split", "train", "val", "test")
 THUMB = 128
+_ROLES = frozenset({Qt.DisplayRole, Qt.ToolTipRole, Qt.UserRole, Qt.DecorationRole})
+KEEP_ICONS = 2_000  # thumbnails kept (64 KB each); one scrolled away and back is re-read from the catalog
+RELEASE_IN_WORKER = 5_000  # listings longer than this are freed off the GUI thread
+GRID_BATCH = 256  # icon-mode layout is O(N): done this many items per event-loop turn, never in one go
 
 
 def status_text(row: ArtworkRow) -> str:
@@ -50,14 +64,15 @@ def status_text(row: ArtworkRow) -> str:
 
 
 class ArtworkTableModel(QAbstractTableModel):
-    """Rows from the catalog; thumbnails arrive lazily from a worker."""
+    """A listing's rows, read from the catalog a page at a time as they are painted; thumbnails
+    arrive lazily from a worker. Nothing here grows with the collection but the listing's ids."""
 
     thumbnailsWanted = Signal(list)
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[ArtworkRow] = []
-        self._icons: dict[str, QIcon] = {}
+        self.rows = ListedRows()
+        self._icons: OrderedDict[str, QIcon] = OrderedDict()  # most recently shown last, bounded
         self._pending: set[str] = set()
         self._want_timer = QTimer(self)
         self._want_timer.setSingleShot(True)
@@ -65,10 +80,15 @@ class ArtworkTableModel(QAbstractTableModel):
         self._want_timer.timeout.connect(self._flush_wanted)
         self._wanted: list[str] = []
 
-    def set_rows(self, rows: list[ArtworkRow]) -> None:
+    def set_listing(self, listing: Listing, catalog: Catalog | None) -> None:
+        """Show a query's answer; constant time here: its ids and their index came from a worker,
+        and the previous ones are freed in one (a ``rows`` object held from before is emptied)."""
+        old = self.rows
         self.beginResetModel()
-        self.rows = rows
+        self.rows = ListedRows(listing, catalog)
         self.endResetModel()
+        if len(old) > RELEASE_IN_WORKER:
+            start_job(Job(lambda _ctl, old=old: old.release(), "free listing"))
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
@@ -82,7 +102,8 @@ class ArtworkTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:
-        if not index.isValid():
+        # A paint asks ~8 roles per cell; answering the unused ones first halves its GUI-thread time.
+        if role not in _ROLES or not index.isValid():
             return None
         row = self.rows[index.row()]
         col = index.column()
@@ -95,7 +116,9 @@ class ArtworkTableModel(QAbstractTableModel):
             return row.id
         if role == Qt.DecorationRole and col == 0:
             icon = self._icons.get(row.id)
-            if icon is None and row.id not in self._pending:
+            if icon is not None:
+                self._icons.move_to_end(row.id)
+            elif row.id not in self._pending:
                 self._pending.add(row.id)
                 self._wanted.append(row.id)
                 self._want_timer.start()
@@ -112,15 +135,21 @@ class ArtworkTableModel(QAbstractTableModel):
         if not pix.loadFromData(jpeg):
             return
         self._icons[artwork_id] = QIcon(pix)
+        if len(self._icons) > KEEP_ICONS:  # scrolling through 500k artworks must not keep 500k pixmaps
+            self._icons.popitem(last=False)
         self._pending.discard(artwork_id)
-        for i, row in enumerate(self.rows):
-            if row.id == artwork_id:
-                idx = self.index(i, 0)
-                self.dataChanged.emit(idx, idx, [Qt.DecorationRole])
-                break
+        if (i := self.row_of(artwork_id)) >= 0:
+            idx = self.index(i, 0)
+            self.dataChanged.emit(idx, idx, [Qt.DecorationRole])
 
     def row_of(self, artwork_id: str) -> int:
-        return next((i for i, r in enumerate(self.rows) if r.id == artwork_id), -1)
+        return self.rows.listing.positions.get(artwork_id, -1)
+
+    def replace_row(self, i: int, row: ArtworkRow) -> ArtworkRow:
+        old = self.rows[i]
+        self.rows.replace(i, row)
+        self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
+        return old
 
 
 def thumbnail_job(root: Path, ids: list[str]) -> Any:
@@ -148,10 +177,18 @@ class CollectionBrowser(QWidget):
     """Lists a collection's artworks; emits ``artworkActivated(id)`` when one is chosen."""
 
     artworkActivated = Signal(str)
+    rowsLoaded = Signal()  # a query's answer is shown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog: Catalog | None = None
+        self._stats: CollectionStats | None = None
+        self._query = LatestOnly(self)  # the catalog is queried in a worker; the latest query wins
+        self._totals = LatestOnly(self)  # the totals too, apart: the rows need not wait for them
+        self._loading = False
+        self._counting = False
+        self._select_when_loaded: str | None = None  # asked for before its listing arrived
+        self._then: list[Callable[[], None]] = []
         self.model = ArtworkTableModel()
         self.model.thumbnailsWanted.connect(self._load_thumbnails)
         self._thumb_jobs: list[Job] = []
@@ -180,6 +217,8 @@ class CollectionBrowser(QWidget):
         self.grid.setGridSize(QSize(THUMB + 24, THUMB + 40))
         self.grid.setResizeMode(QListView.Adjust)
         self.grid.setUniformItemSizes(True)
+        self.grid.setLayoutMode(QListView.Batched)
+        self.grid.setBatchSize(GRID_BATCH)
         self.grid.setWordWrap(True)
         self.grid.setSelectionModel(self.table.selectionModel())
         self.stack = QStackedWidget()
@@ -200,10 +239,10 @@ class CollectionBrowser(QWidget):
         layout.addWidget(self.progress_label)
 
         self._debounce = QTimer(self, singleShot=True, interval=120)
-        self._debounce.timeout.connect(self.reload)
+        self._debounce.timeout.connect(lambda: self.reload(stats=False))
         self.search.textChanged.connect(lambda _: self._debounce.start())
-        self.status_filter.currentIndexChanged.connect(lambda _: self.reload())
-        self.split_filter.currentIndexChanged.connect(lambda _: self.reload())
+        self.status_filter.currentIndexChanged.connect(lambda _: self.reload(stats=False))
+        self.split_filter.currentIndexChanged.connect(lambda _: self.reload(stats=False))
         self.view_toggle.toggled.connect(lambda on: self.stack.setCurrentIndex(1 if on else 0))
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.order: str | None = None  # None: relevance while searching, else title
@@ -214,6 +253,8 @@ class CollectionBrowser(QWidget):
     # -- data ---------------------------------------------------------------
     def set_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self._stats = None
+        self.model.set_listing(Listing(), catalog)  # the previous collection's rows are gone
         self.reload()
 
     def filters(self) -> Filters:
@@ -221,53 +262,140 @@ class CollectionBrowser(QWidget):
         split = self.split_filter.currentText()
         return Filters(f.annotated, f.verified, f.has_metadata, f.has_error, None if split == SPLITS[0] else split)
 
-    def reload(self) -> None:
-        """Re-query the catalog (search text + filters), keeping the current artwork selected."""
+    def reload(self, *, stats: bool = True, then: Callable[[], None] | None = None) -> None:
+        """Re-query the catalog (search text + filters) in a worker, keeping the current artwork
+        selected; ``then`` runs once the answer is shown.
+
+        The query sorts the whole collection (seconds at 500k): on the GUI thread only its answer
+        is swapped in. ``stats``: recount the totals too (after indexing); a keystroke does not.
+        """
         if self.catalog is None:
             return
-        current = self.current_id()
+        if then is not None:
+            self._then.append(then)
         query = self.search.text()
         order = self.order or ("rank" if query.strip() else "title")
-        rows = self.catalog.rows(query, self.filters(), order=order)
-        self.model.set_rows(rows)
+        filters = self.filters()
+        catalog = self.catalog
+
+        def run(ctl: JobControl) -> Listing:
+            with catalog.reader() as reader:
+                return list_artworks(reader, query, filters, order, should_stop=ctl.cancelled,
+                                     on_first_page=ctl.partial)
+
+        self._loading = True
+        self._query.start(run, self._show_listing, self._listing_failed, name="browser query",
+                          on_partial=self._show_first_page)
+        if stats or (self._stats is None and not self._counting):
+            self.update_progress()
+
+    def update_progress(self) -> None:
+        """Recount the collection's totals in a worker (a scan of every artwork)."""
+        if self.catalog is None:
+            return
+        catalog = self.catalog
+
+        def run(_ctl: JobControl) -> CollectionStats:
+            with catalog.reader() as reader:
+                return reader.stats()
+
+        self._counting = True
+        self._totals.start(run, self._show_totals, self._totals_failed, name="browser totals")
+
+    def loading(self) -> bool:
+        """A query or a count is on its way (tests and benchmarks wait for them)."""
+        return self._loading or self._counting
+
+    def _show_totals(self, stats: CollectionStats) -> None:
+        self._counting = False
+        self._stats = stats
+        self._show_stats()
+
+    def _show_first_page(self, listing: Listing) -> None:
+        """The first rows while the whole listing is on its way (500k ids take a second or two)."""
+        if self.catalog is None or not listing.ids:
+            return
+        self._select_when_loaded = self._select_when_loaded or self.current_id()  # kept for the rest
+        self.model.set_listing(listing, self.catalog)
+        if (i := self.model.row_of(self._select_when_loaded or "")) >= 0:
+            self.table.selectRow(i)
+
+    def _show_listing(self, listing: Listing) -> None:
+        if self.catalog is None:
+            return
+        current = self._select_when_loaded or self.current_id()
+        self._select_when_loaded = None
+        self._loading = False
+        self.model.set_listing(listing, self.catalog)
         if current is not None and (i := self.model.row_of(current)) >= 0:
             self.table.selectRow(i)
-        self.update_progress()
+            self.table.scrollTo(self.model.index(i, 0))
+        self._show_stats()
+        self.rowsLoaded.emit()
+        then, self._then = self._then, []
+        for fn in then:
+            fn()
+
+    def _listing_failed(self, err: Any) -> None:
+        self._loading = False
+        self._then.clear()
+        self.progress_label.setText(f"Listing the collection failed: {err[0]}")
+
+    def _totals_failed(self, err: Any) -> None:
+        self._counting = False
+        self.progress_label.setText(f"Counting the collection failed: {err[0]}")
 
     def sort_by_column(self, column: int) -> None:
         self.order = COLUMN_ORDER[column]
         self.table.horizontalHeader().setSortIndicatorShown(True)
         self.table.horizontalHeader().setSortIndicator(column, Qt.AscendingOrder)
-        self.reload()
+        self.reload(stats=False)
 
-    def update_progress(self) -> None:
-        if self.catalog is None:
+    def _show_stats(self) -> None:
+        s = self._stats
+        if s is None:
             return
-        s = self.catalog.stats()
         self.progress_label.setText(
             f"{len(self.model.rows)} shown · {s.annotated}/{s.artworks} annotated · {s.verified} verified"
             + (f" · {s.errors} with errors" if s.errors else "")
         )
 
-    def refresh_row(self, artwork_id: str) -> None:
-        """Re-read one row's status after a save."""
+    def refresh_row(self, artwork_id: str, change: StatusChange | None = None) -> None:
+        """Re-read one row's status after a save: indexed look-ups only, whatever the collection's size.
+
+        The totals are adjusted by what the save changed (``change``, from
+        ``Catalog.record_annotation``) rather than recounted: a ``stats()`` scan grows with the
+        collection.
+        """
         if self.catalog is None:
             return
+        # Answers on their way may predate this save: ask again (the latest wins).
+        if self._loading:
+            self.reload(stats=False)
         i = self.model.row_of(artwork_id)
-        fresh = [r for r in self.catalog.rows(self.search.text(), self.filters()) if r.id == artwork_id]
-        if i >= 0 and fresh:
-            self.model.rows[i] = fresh[0]
-            self.model.dataChanged.emit(self.model.index(i, 0), self.model.index(i, len(COLUMNS) - 1))
-        self.update_progress()
+        if i >= 0 and (fresh := self.catalog.row(artwork_id)) is not None:
+            self.model.replace_row(i, fresh)
+        s = self._stats
+        if s is None or change is None or self._counting:
+            self.update_progress()
+            return
+        s.annotated += change.annotated
+        s.verified += change.verified
+        s.regions += change.regions
+        self._show_stats()
 
     # -- selection ------------------------------------------------------------
     def current_id(self) -> str | None:
         idx = self.table.currentIndex()
-        return self.model.rows[idx.row()].id if idx.isValid() and idx.row() < len(self.model.rows) else None
+        return self.model.rows.id_at(idx.row()) if idx.isValid() and idx.row() < len(self.model.rows) else None
 
     def select_id(self, artwork_id: str) -> bool:
+        """Select an artwork of the list; False when it is not listed (yet: while a query is on
+        its way, it is selected when the answer arrives, if listed there)."""
         i = self.model.row_of(artwork_id)
         if i < 0:
+            if self._loading:
+                self._select_when_loaded = artwork_id
             return False
         self.table.selectRow(i)
         self.table.scrollTo(self.model.index(i, 0))
@@ -280,11 +408,21 @@ class CollectionBrowser(QWidget):
         idx = self.table.currentIndex()
         i = min(max((idx.row() if idx.isValid() else -1) + delta, 0), len(self.model.rows) - 1)
         self.table.selectRow(i)
-        return self.model.rows[i].id
+        return self.model.rows.id_at(i)
+
+    def next_unannotated(self, after_id: str | None) -> str | None:
+        """The next listed artwork without boxes after ``after_id``, wrapping: a scan of one flag
+        byte per listed artwork (C speed), no rows read."""
+        start = self.model.row_of(after_id) if after_id else -1
+        i = self.model.rows.listing.next_unannotated(start)
+        return None if i < 0 else self.model.rows.id_at(i)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.artworkActivated.emit(self.model.rows[current.row()].id)
+            artwork_id = self.model.rows.id_at(current.row())
+            if artwork_id != self._select_when_loaded:
+                self._select_when_loaded = None  # the curator chose another one meanwhile
+            self.artworkActivated.emit(artwork_id)
 
     def _load_thumbnails(self, ids: list[str]) -> None:
         if self.catalog is None:
@@ -298,7 +436,11 @@ class CollectionBrowser(QWidget):
     def shutdown(self) -> None:
         """Stop pending work: a debounced search must not query a catalog that is closing."""
         self._debounce.stop()
+        self._query.cancel()
+        self._totals.cancel()
+        self._loading = self._counting = False
         self.catalog = None
+        self.model.set_listing(Listing(), None)
         for job in list(self._thumb_jobs):
             job.cancel()
         for job in list(self._thumb_jobs):

@@ -4,6 +4,9 @@ The scene is in image pixel edge coordinates: the image covers ``(0, 0)-(width, 
 whatever pyramid level is shown.  The canvas never changes regions itself: a finished drag
 emits ``boxDrawn`` or ``boxesEdited`` and the editor turns that into one undo command, so a
 drag is one undo step however many mouse moves it took.
+
+Why one long module (~510 lines): one QGraphicsView subclass; its mouse states (draw, move,
+resize, pan, rubber band) share the same event handlers.
 """
 
 from __future__ import annotations

@@ -1,83 +1,24 @@
 """Detect regions from the GUI: this artwork or the whole collection, on a worker.
 
-Results go to the collection's feature store (the one suggestions and training read). The
-detector is the ``detector`` setting and models run on the ``device`` setting. A store that
-the configured detector made is reused with its models, so its features stay comparable;
-otherwise the configured detector runs with the backbone of the latest store (a new
-collection: the bundled backbone). For a single
-artwork whose features are already stored for this exact image, the stored regions are shown
-without recomputing anything.
+Which models run, what is reused and what a run reports are the rules of
+``retrieval/collection_detection.py`` (Qt-free); this module runs them as jobs and turns the
+results into signals. The detector is the ``detector`` setting and models run on the
+``device`` setting.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from artannot.app.workers import Job, JobControl, start_job
-from artannot.core.model import Region
-from artannot.retrieval.model_files import feature_stores
-
-
-def _store_detector(meta: dict) -> str:
-    det = meta.get("detector") or {}
-    return det.get("weights") or det.get("detector") or ""
-
-
-def _store_dir_and_pipeline(data_dir: Path, cache: dict, detector: str = "proposals",
-                            device: str | None = None):
-    """(store folder, pipeline) for a collection; the pipeline is built once per session."""
-    from artannot.vision.feature_store import FeatureStore
-    from artannot.vision.pipeline import load_pipeline, pipeline_for_store
-
-    with cache.setdefault("lock", threading.Lock()):
-        if "pipeline" not in cache:
-            metas = []
-            for path in feature_stores(data_dir):
-                with FeatureStore(path, readonly=True) as store:
-                    metas.append(dict(store.meta))
-            same = [m for m in metas if _store_detector(m) == detector]
-            if same:  # a store this detector made: its backbone and sizes too
-                cache["pipeline"] = pipeline_for_store(same[0], device=device)
-            elif metas:  # another detector's store: keep its backbone, swap the detector
-                params = (metas[0].get("detector") or {}).get("params") or {}
-                meta = {**metas[0], "detector": {"detector": detector, "params": {"k": params.get("k", 36)}}}
-                cache["pipeline"] = pipeline_for_store(meta, device=device)
-            else:
-                cache["pipeline"] = load_pipeline(detector, device=device)
-        pipe = cache["pipeline"]
-    return pipe.store_dir(data_dir), pipe
-
-
-def detect_items(data_dir: Path, items: list[tuple[str, Path]], cache: dict, ctl: JobControl,
-                 *, reuse_single: bool = True, detector: str = "proposals", device: str | None = None):
-    """Worker body: detect ``items`` into the store; returns (report, RegionSet | None, info)."""
-    from artannot.vision.feature_store import FeatureStore
-    from artannot.vision.runner import detect_collection, image_fingerprint
-
-    store_dir, pipe = _store_dir_and_pipeline(data_dir, cache, detector, device)
-    with FeatureStore(store_dir, dim=pipe.extractor.dim) as store:
-        single = items[0][0] if len(items) == 1 else None
-        if single and reuse_single and store.has(single, image_fingerprint(items[0][1])):
-            return None, store.get(single), pipe.describe()
-        report = detect_collection(items, store, pipe.detector, pipe.extractor, batch_size=2,
-                                   progress=lambda d, t, _aid: ctl.progress(d, t),
-                                   should_stop=ctl.cancelled)
-        regions = store.get(single) if single and store.has(single) else None
-        if regions is not None:  # detach from memory maps: the store closes here
-            regions.features = regions.features.copy()
-    return report, regions, pipe.describe()
-
-
-def proposals_from(regions) -> list[Region]:
-    """Stored regions as dashed detector proposals, best first."""
-    out = []
-    for box, score, label in zip(regions.box_list(), regions.scores, regions.labels):
-        out.append(Region(box=box, phrase="" if label == "region" else label, source="detector",
-                          score=float(score)))
-    return sorted(out, key=lambda r: -(r.score or 0.0))
+from artannot.retrieval.collection_detection import (
+    DetectionResult,
+    DetectionSession,
+    proposals_from,
+)
 
 
 class DetectionController(QObject):
@@ -95,7 +36,7 @@ class DetectionController(QObject):
         self.detector = detector  # the ``detector`` setting
         self.device = device  # the ``device`` setting (None/"auto": CUDA when present)
         self.job: Job | None = None
-        self._cache: dict = {}
+        self._session: DetectionSession | None = None  # models loaded once per collection
         self.max_proposals = 36
 
     def busy(self) -> bool:
@@ -104,24 +45,26 @@ class DetectionController(QObject):
     def reset(self) -> None:
         """A new collection: models may differ (another store)."""
         self.cancel()
-        self._cache = {}
+        self._session = None
 
     def detect_artwork(self, catalog, artwork_id: str, on_regions) -> Job | None:
         """Proposals of one artwork to ``on_regions(artwork_id, list[Region])``."""
-        return self._start(catalog, [(artwork_id, catalog.root / artwork_id)], "Detecting regions",
+        path = catalog.root / artwork_id
+        return self._start(catalog, lambda s, ctl: s.detect_artwork(artwork_id, path, **_hooks(ctl)),
+                           "Detecting regions",
                            lambda res: self._single_done(artwork_id, res, on_regions))
 
     def detect_collection(self, catalog) -> Job | None:
         items = [(a.id, a.image_path) for a in catalog.artworks()]
-        return self._start(catalog, items, "Detecting regions in the collection", self._collection_done)
+        return self._start(catalog, lambda s, ctl: s.detect_collection(items, **_hooks(ctl)),
+                           "Detecting regions in the collection", self._collection_done)
 
-    def _start(self, catalog, items, text: str, on_result) -> Job | None:
+    def _start(self, catalog, run, text: str, on_result) -> Job | None:
         if self.job is not None:
             self.status.emit("Detection is already running (cancel it first).")
             return None
-        data_dir, cache, detector, device = catalog.data_dir, self._cache, self.detector, self.device
-        job = Job(lambda ctl: detect_items(data_dir, items, cache, ctl, detector=detector, device=device),
-                  "detect")
+        session = self._session_for(catalog.data_dir)
+        job = Job(lambda ctl: run(session, ctl), "detect")
         self.job = job
         job.signals.progress.connect(self.progress)
         job.signals.result.connect(on_result)
@@ -130,27 +73,26 @@ class DetectionController(QObject):
         self.status.emit(f"{text}… (Esc in the progress area or “Cancel detection” stops it)")
         return start_job(job)
 
-    def _single_done(self, artwork_id: str, result, on_regions) -> None:
-        report, regions, used = result
-        self.modelsUsed.emit(used)
-        if regions is None:
-            msg = next(iter(report.failed.values()), "no regions") if report else "no regions"
-            self.status.emit(f"Detection failed: {msg}")
+    def _session_for(self, data_dir: Path) -> DetectionSession:
+        s = self._session
+        if s is None or (s.data_dir, s.detector, s.device) != (data_dir, self.detector, self.device):
+            s = self._session = DetectionSession(data_dir, detector=self.detector, device=self.device)
+        return s
+
+    def _single_done(self, artwork_id: str, result: DetectionResult, on_regions) -> None:
+        self.modelsUsed.emit(result.models)
+        if result.regions is None:
+            self.status.emit(f"Detection failed: {result.failure()}")
             return
-        props = proposals_from(regions)[: self.max_proposals]
+        props = proposals_from(result.regions)[: self.max_proposals]
         on_regions(artwork_id, props)
-        how = "stored earlier" if report is None else f"detected in {report.seconds:.1f} s"
-        self.status.emit(f"{len(props)} proposals ({how}, {used['detector']} on {used['device']}): "
-                         "Enter accepts, Del rejects")
-        if report is not None:
+        self.status.emit(result.single_message(len(props)))
+        if result.report is not None:
             self.storeChanged.emit()
 
-    def _collection_done(self, result) -> None:
-        report, _regions, used = result
-        self.modelsUsed.emit(used)
-        self.status.emit(f"Detection: {report.processed} processed, {report.skipped} unchanged, "
-                         f"{len(report.failed)} failed ({report.images_per_second:.2f} images/s, "
-                         f"{used['detector']} + {used['backbone']} on {used['device']})")
+    def _collection_done(self, result: DetectionResult) -> None:
+        self.modelsUsed.emit(result.models)
+        self.status.emit(result.collection_message())
         self.storeChanged.emit()
 
     def _finished(self) -> None:
@@ -168,3 +110,9 @@ class DetectionController(QObject):
         self.cancel()
         if job is not None:
             job.done.wait(wait)
+
+
+def _hooks(ctl: JobControl) -> dict[str, Any]:
+    """A job's progress and cancel flag as the session's ``progress`` / ``should_stop``."""
+    return {"progress": lambda done, total, _artwork_id: ctl.progress(done, total),
+            "should_stop": ctl.cancelled}

@@ -3,10 +3,14 @@
 It holds no annotation logic of its own -- the editor edits, the core saves -- only the rules
 that make work impossible to lose: save or autosave before leaving an artwork, recovery
 copies while dirty, and a conflict dialog instead of a silent overwrite.
+
+Why one long module (~620 lines): it composes every panel and owns the save / leave /
+close rules, which must be read together to see that no path loses work.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,7 @@ from artannot.app.basket import BasketEntry, BasketWidget
 from artannot.app.browser import CollectionBrowser
 from artannot.app.detection import DetectionController
 from artannot.app.editor import AnnotationEditor
+from artannot.app.iiif_open import IiifOpener
 from artannot.app.metadata_panel import MetadataPanel
 from artannot.app.models_dialog import ModelsDialog
 from artannot.app.queue import QueuePanel
@@ -157,6 +162,8 @@ class MainWindow(QMainWindow):
         open_action = QAction("Open collection…", self, shortcut=QKeySequence.Open)
         open_action.triggered.connect(self._choose_collection)
         file_menu.addAction(open_action)
+        self.iiif = IiifOpener(self)  # File → Open IIIF manifest (its dialogs are injectable)
+        file_menu.addAction(self.iiif.action)
         for spec_id, slot in (("save", self.save), ("next_artwork", lambda: self.step(1)),
                               ("prev_artwork", lambda: self.step(-1)),
                               ("next_unannotated", self.next_unannotated)):
@@ -223,15 +230,16 @@ class MainWindow(QMainWindow):
         self.progress.setValue(done)
 
     def _indexing_done(self, report) -> None:
+        if self.catalog is None:  # the window closed while the result was on its way
+            return
         self.progress.setVisible(False)
-        self.browser.reload()
+        # the rows arrive from a worker: open the first one then, if nothing is open by then
+        self.browser.reload(then=lambda: self.current_id is None and self.browser.step(1))
         self.queue.refresh_progress()
         self.status.setText(
             f"Indexed: {report.added} new, {report.updated} changed, {report.removed} removed, "
             f"{report.errors} with problems ({report.seconds:.1f} s)"
         )
-        if self.current_id is None and self.browser.model.rows:
-            self.browser.step(1)
         if self.settings.extract_phrases and self.catalog is not None:
             self._start_phrases(self.catalog.root)
 
@@ -254,6 +262,8 @@ class MainWindow(QMainWindow):
         start_job(job)
 
     def _phrases_done(self, report) -> None:
+        if self.catalog is None:  # the window closed while the result was on its way
+            return
         self.progress.setVisible(False)
         if report.extracted:
             self.status.setText(f"Noun phrases extracted for {report.extracted} artworks")
@@ -284,13 +294,11 @@ class MainWindow(QMainWindow):
         self.browser.step(delta)
 
     def next_unannotated(self) -> None:
-        rows = self.browser.model.rows
-        start = self.browser.model.row_of(self.current_id) if self.current_id else -1
-        for i in list(range(start + 1, len(rows))) + list(range(start + 1)):
-            if rows[i].n_regions == 0:
-                self.browser.select_id(rows[i].id)
-                return
-        self.status.setText("Every listed artwork has an annotation.")
+        nxt = self.browser.next_unannotated(self.current_id)
+        if nxt is None:
+            self.status.setText("Every listed artwork has an annotation.")
+        else:
+            self.browser.select_id(nxt)
 
     def is_dirty(self) -> bool:
         return self.editor.is_dirty() or self._restored
@@ -393,31 +401,60 @@ class MainWindow(QMainWindow):
             if choice == "Keep both":
                 copy_path = self._annotation_path.with_name(self._annotation_path.stem + ".mine.xml")
                 ann.stamp = None
-                save_voc(ann, copy_path, force=True)
+                try:
+                    save_voc(ann, copy_path, force=True)
+                except OSError as exc2:
+                    return self._save_failed(copy_path, exc2)
                 self.status.setText(f"Your version was saved as {copy_path.name}")
             return False
         except ArtannotError as exc:
             self._show_error("Cannot save", exc)
             return False
+        except OSError as exc:  # disk full, folder read-only or gone: nothing on disk changed
+            return self._save_failed(self._annotation_path, exc)
         self.editor.mark_saved(ann)
         self._restored = False
         recovery.clear_recovery(self.catalog.data_dir, self.current_id)
-        self.catalog.record_annotation(self.current_id, ann, path)
-        self.browser.refresh_row(self.current_id)
-        self.queue.refresh_progress()
+        try:
+            change = self.catalog.record_annotation(self.current_id, ann, path)
+        except sqlite3.Error as exc:  # the file is saved; the catalog is a cache that catches up on refresh
+            self._update_title()
+            self.status.setText(f"Saved {path.name} (the catalog could not be updated: {exc})")
+            return True
+        self.browser.refresh_row(self.current_id, change)
+        self.queue.saved(change)
         self._update_title()
         self.status.setText(f"Saved {path.name}")
         return True
 
+    def _save_failed(self, path: Path, exc: OSError) -> bool:
+        """A save the disk refused: the edits stay open (and dirty), a recovery copy goes wherever
+        there is room, and the curator is told why and what to do.  Always False."""
+        try:
+            kept = f"A recovery copy is in {self._keep_recovery().parent}."
+        except OSError as exc2:
+            kept = f"No recovery copy could be written either ({exc2.strerror or exc2})."
+        self._show_error("Cannot save", f"{path} could not be written: {exc.strerror or exc}.\n\n"
+                                        f"Your edits are still open here. {kept}\nFree some space (or fix the "
+                                        "folder), then save again; closing the window will ask first.")
+        return False
+
+    def _keep_recovery(self) -> Path:
+        return recovery.keep_recovery(self.catalog.data_dir, self.current_id,
+                                      voc_bytes(ground_truth(self.editor.annotation())))
+
     def write_recovery(self) -> None:
-        """Crash safety: keep the unsaved state in a recovery file (not the real one)."""
+        """Crash safety: keep the unsaved state in a recovery file (not the real one), in a
+        spare folder when the collection's disk is full."""
         if self.current_id is None or self.catalog is None or not self.is_dirty():
             return
         try:
-            recovery.write_recovery(self.catalog.data_dir, self.current_id,
-                                    voc_bytes(ground_truth(self.editor.annotation())))
+            path = self._keep_recovery()
         except OSError as exc:
             self.status.setText(f"Autosave failed: {exc}")
+            return
+        if not path.is_relative_to(self.catalog.data_dir):
+            self.status.setText(f"Autosave: the collection's disk is full; recovery copy in {path.parent}")
 
     # -- reactions ------------------------------------------------------------
     def _regions_changed(self) -> None:
@@ -445,7 +482,8 @@ class MainWindow(QMainWindow):
         if self.current_id is not None and self.is_dirty():
             choice = self.prompt("Unsaved changes", f"Save changes to {self.current_id} before closing?",
                                  ("Save", "Discard", "Cancel"))
-            if choice == "Cancel" or (choice == "Save" and not self.save()):
+            # Only an explicit "Discard" may lose edits: a failed save or a closed dialog keeps the window.
+            if choice != "Discard" and not (choice == "Save" and self.save()):
                 event.ignore()
                 return
             if choice == "Discard" and self.catalog is not None:
@@ -462,6 +500,7 @@ class MainWindow(QMainWindow):
             job.done.wait(10)
         if self.catalog is not None:
             self.catalog.close()
+            self.catalog = None  # results still queued for the closed window are dropped
         event.accept()
 
     # -- suggestions, detection, search (logic lives in the controllers) -------------------

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from cachetools import LRUCache
 from PIL import Image
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
@@ -77,13 +77,23 @@ class PreviewCache:
 
     Curators go back and forth between artworks (A/D): a revisit, or an artwork the main
     window prefetched, shows at once instead of paying the JPEG entropy decode again.
-    Full-resolution levels are never cached (80+ MB each).
+    Full-resolution levels are never cached (80+ MB each), nor is a level larger than the
+    whole budget (it would push out everything else and still be over it).
     """
 
     def __init__(self, max_bytes: int = 160_000_000) -> None:
-        self._items: OrderedDict[tuple, QImage] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_bytes = max_bytes
+        self._items: LRUCache[tuple, QImage] = LRUCache(maxsize=max_bytes,
+                                                        getsizeof=QImage.sizeInBytes)
+        self._lock = threading.Lock()  # loaders on the thread pool share it
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self._items.maxsize)
+
+    def size_in_bytes(self) -> int:
+        """Bytes of the cached levels (never over :attr:`max_bytes`)."""
+        with self._lock:
+            return int(self._items.currsize)
 
     @staticmethod
     def key(path: Path, factor: int) -> tuple | None:
@@ -97,19 +107,15 @@ class PreviewCache:
         if key is None:
             return None
         with self._lock:
-            image = self._items.get(key)
-            if image is not None:
-                self._items.move_to_end(key)
-            return image
+            return self._items.get(key)
 
     def put(self, key: tuple | None, image: QImage) -> None:
         if key is None:
             return
+        if image.sizeInBytes() > self.max_bytes:
+            return
         with self._lock:
             self._items[key] = image
-            self._items.move_to_end(key)
-            while sum(i.sizeInBytes() for i in self._items.values()) > self.max_bytes and len(self._items) > 1:
-                self._items.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

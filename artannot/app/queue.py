@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from artannot.app.workers import JobControl, LatestOnly
 from artannot.core import queue
-from artannot.core.catalog import Catalog
+from artannot.core.catalog import Catalog, StatusChange
 
 
 class QueuePanel(QWidget):
@@ -19,6 +19,7 @@ class QueuePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog: Catalog | None = None
+        self._progress: queue.Progress | None = None
         self.service = None
         self.confidence: dict[str, float] = {}
         self._progress_job = LatestOnly(self)
@@ -41,18 +42,16 @@ class QueuePanel(QWidget):
 
     def set_collection(self, catalog: Catalog, service) -> None:
         self.catalog, self.service, self.confidence = catalog, service, {}
+        self._progress = None
         self.progress.setText("")  # filled in once indexing is done (refresh_progress)
 
     def strategy_key(self) -> str:
         return self.strategy.currentData()
 
-    def order(self) -> list[str]:
-        if self.catalog is None:
-            return []
-        return queue.order(self.catalog.rows(order="title"), self.strategy_key(), self.confidence)
-
     def next(self, current: str | None) -> str | None:
-        nxt = queue.next_in(self.order(), current)
+        if self.catalog is None:
+            return None
+        nxt = queue.next_artwork(self.catalog, self.strategy_key(), current, self.confidence)
         if nxt is None:
             self.message.emit("Nothing left in the queue: every artwork is verified.")
         else:
@@ -66,9 +65,20 @@ class QueuePanel(QWidget):
 
         def run(ctl: JobControl) -> queue.Progress:
             with Catalog.open(root, refresh=False) as cat:
-                return queue.collection_progress(cat, ctl.cancelled)
+                return queue.collection_progress(cat)
 
-        self._progress_job.start(run, lambda p: self.progress.setText(p.text()), None, "progress")
+        self._progress_job.start(run, self._show_progress, None, "progress")
+
+    def _show_progress(self, progress: queue.Progress) -> None:
+        self._progress = progress
+        self.progress.setText(progress.text())
+
+    def saved(self, change: StatusChange) -> None:
+        """One artwork was saved: adjust the totals (a recount only when none were shown yet)."""
+        if self._progress is None:
+            self.refresh_progress()
+        else:
+            self._show_progress(queue.after_save(self._progress, change))
 
     def shutdown(self, wait: float = 10) -> None:
         """Cancel the progress and confidence jobs (the window is closing) and let them end."""

@@ -4,12 +4,15 @@
 metadata panel and :class:`~artannot.retrieval.service.SuggestionService`, running every
 model call on a worker (``LatestOnly``: a new selection cancels the previous request, and a
 stale answer never replaces a newer one). Every accepted or skipped suggestion is written to
-the catalog as a relevance judgement. Detector proposals are named here too (their best
+the collection's judgements store (``catalog.judgements``), one transaction per click. Detector proposals are named here too (their best
 phrase, computed in one batch) and the panel's slider says how many of them the image shows.
 
 When a CLIP model is installed, a chooser above the phrase list switches the ranking between
 the SCAN model and CLIP zero-shot (:meth:`SuggestionService.clip_phrases_for_box`); the choice
 holds while the app runs, and judgements name the model whose list was shown.
+
+Why one long module (~680 lines): one widget with its three views (phrases for a box,
+regions for a phrase, proposals) and their jobs; the ranking itself lives in the core.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from artannot.app.box_item import ProposalLabel
 from artannot.app.canvas import DEFAULT_SHOWN_PROPOSALS
 from artannot.app.heatmap_item import PhraseOverlay
 from artannot.app.workers import Job, JobControl, LatestOnly, start_job
+from artannot.core.errors import ArtannotError
 from artannot.core.geometry import Box
+from artannot.core.judgements_store import Judgement
 from artannot.core.model import Region
 from artannot.retrieval.collection_training import train_collection
 from artannot.retrieval.judgements import PHRASE, PROPOSAL, REGION, box_key
@@ -504,11 +509,9 @@ class SuggestionsController(QObject):
         model = f"{PHRASE}:{shown.model}"  # the model whose list was shown: SCAN or CLIP
         region = box_key(shown.box)
         # Judgements: the chosen phrase, and every phrase ranked above it that the curator skipped.
-        for other in shown.ranked:
-            if other.rank < rp.rank and other.phrase not in shown.accepted:
-                self.catalog.add_judgement(shown.artwork_id, region, other.phrase, other.rank, other.score,
-                                           False, model)
-        self.catalog.add_judgement(shown.artwork_id, region, rp.phrase, rp.rank, rp.score, True, model)
+        self._record([Judgement(shown.artwork_id, region, other.phrase, other.rank, other.score, False, model)
+                      for other in shown.ranked if other.rank < rp.rank and other.phrase not in shown.accepted]
+                     + [Judgement(shown.artwork_id, region, rp.phrase, rp.rank, rp.score, True, model)])
         self.statusMessage.emit(f"Labelled “{rp.label}” (suggestion #{rp.rank})")
 
     # -- phrase -> regions -------------------------------------------------------------------
@@ -549,8 +552,8 @@ class SuggestionsController(QObject):
         label = self._label(result.phrase)
         self.editor.paste_regions([Region(box=hit.box.rounded(), phrase=label, source="manual")])
         self.editor.select_indices([len(self.editor.annotation().regions) - 1])
-        self.catalog.add_judgement(result.artwork_id, box_key(hit.box), result.phrase, hit.rank, hit.score,
-                                   True, f"{REGION}:{self.service.model_name()}")
+        self._record([Judgement(result.artwork_id, box_key(hit.box), result.phrase, hit.rank, hit.score,
+                                True, f"{REGION}:{self.service.model_name()}")])
         self.statusMessage.emit(f"Annotated region #{hit.rank} as “{label}”")
 
     def clear_highlight(self) -> None:
@@ -575,9 +578,15 @@ class SuggestionsController(QObject):
             det = (self.service.store_meta().get("detector") or {}) if self.service.store_dir else {}
             detector = det.get("weights") or det.get("detector") or detector
         ranked = sorted(regions, key=lambda r: -(r.score or 0.0))
-        for r in ranked:
-            self.catalog.add_judgement(self.artwork_id, box_key(r.box), r.phrase, 0, r.score or 0.0,
-                                       accepted, f"{PROPOSAL}:{detector}")
+        self._record([Judgement(self.artwork_id, box_key(r.box), r.phrase, 0, r.score or 0.0, accepted,
+                                f"{PROPOSAL}:{detector}") for r in ranked])
+
+    def _record(self, judgements: list[Judgement]) -> None:
+        """Store one click's judgements in one transaction; a failure is said, not raised."""
+        try:
+            self.catalog.judgements.add_many(judgements)
+        except ArtannotError as exc:
+            self.statusMessage.emit(f"Judgements not recorded: {exc}")
 
     def label_proposals(self) -> Job | None:
         """Name every unnamed proposal with its best phrase (this artwork's metadata phrases

@@ -131,7 +131,10 @@ class LatestOnly(QObject):
         on_result: Callable[[Any], None],
         on_error: Callable[[Any], None] | None = None,
         name: str = "job",
+        on_partial: Callable[[Any], None] | None = None,
     ) -> Job:
+        """Start ``fn``; its answers (``partial`` ones too) reach the callbacks only while it is
+        the latest job."""
         if self.current is not None:
             self.current.cancel()
         job = Job(fn, name)
@@ -148,8 +151,13 @@ class LatestOnly(QObject):
             if wanted(job) and on_error is not None:
                 on_error(err)
 
+        def part(value: Any, job: Job = job) -> None:
+            if wanted(job) and on_partial is not None:
+                on_partial(value)
+
         job.signals.result.connect(deliver)
         job.signals.error.connect(fail)
+        job.signals.partial.connect(part)  # before the start: a fast job may answer at once
         return start_job(job)
 
     def cancel(self) -> None:

@@ -2,18 +2,63 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
+import sqlite3
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from artannot import __version__
 from artannot.cli.progress import progress_bar
 from artannot.core.errors import ArtannotError
 
+# Hints for failures the user can fix; the message always names the file or collection.
+_OS_HINTS = {errno.ENOSPC: "free some space and run again", errno.EDQUOT: "free some space and run again",
+             errno.EACCES: "check the folder's permissions", errno.EROFS: "the disk is read-only"}
+
+
+def describe_failure(exc: BaseException, args: Sequence[str]) -> str:
+    """One line for an error no command handled itself: a full disk, a folder without write
+    permission, a catalog database that cannot grow, an :class:`ArtannotError`."""
+    if isinstance(exc, ArtannotError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = exc.filename2 if exc.filename2 is not None else exc.filename
+        reason = exc.strerror or str(exc)
+        hint = _OS_HINTS.get(exc.errno or 0)
+        writing = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+        text = reason if where is None else f"cannot write {where}: {reason}" if writing else f"{where}: {reason}"
+        return f"{text} ({hint})" if hint else text
+    # sqlite3.Error: the collection is the folder argument the command was given.
+    folder = next((a for a in args if not a.startswith("-") and Path(a).is_dir()), None)
+    subject = f"the catalog of {folder}" if folder else "the catalog"
+    full = "full" in str(exc)
+    return f"{subject}: {exc}" + (" (free some space and run again)" if full else "")
+
+
+class _Group(TyperGroup):
+    """Turns errors no command handled (OSError, sqlite3.Error, ArtannotError) into one line
+    on stderr and exit code 1 -- the one place, instead of a try/except in every command."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)  # to name the collection in messages
+        try:
+            return super().main(args, *rest, **kwargs)
+        except (OSError, sqlite3.Error, ArtannotError) as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                raise
+            typer.secho(f"error: {describe_failure(exc, argv)}", fg=typer.colors.RED, err=True)
+            sys.exit(1)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="artannot",
     help="Annotate artwork fragments with noun phrases; SCAN-assisted suggestions.",
     no_args_is_help=True,
@@ -62,11 +107,22 @@ def gui(path: Path | None = typer.Argument(None, help="Collection folder (defaul
 
 
 @app.command()
-def index(path: Path = typer.Argument(..., help="Collection folder.")) -> None:
-    """Index (or re-index incrementally) a collection into its catalog."""
+def index(
+    path: Path = typer.Argument(..., help="Collection folder (with --iiif: where the canvases go)."),
+    iiif: str | None = typer.Option(None, "--iiif", help="IIIF manifest or collection (URL or file) to fetch into PATH first."),
+    size: str = typer.Option("2000", help="--iiif: longer side of the images in pixels, or 'max'."),
+    timeout: float = typer.Option(30.0, help="--iiif: seconds to wait for each answer."),
+) -> None:
+    """Index (or re-index incrementally) a collection into its catalog; with --iiif, first fetch
+    a IIIF manifest's canvases into it (resumable: fetched canvases are skipped)."""
     from artannot.core.catalog import Catalog
 
+    failed = 0
     try:
+        if iiif is not None:
+            from artannot.cli.iiif_cmd import fetch_manifest
+
+            failed = fetch_manifest(iiif, path, size, timeout)
         with progress_bar("indexing", unit="artwork") as bar, Catalog.open(path, progress=bar) as cat:
             stats = cat.stats()
             errors = cat.errors()
@@ -79,6 +135,8 @@ def index(path: Path = typer.Argument(..., help="Collection folder.")) -> None:
                f"{stats.annotated} annotated, {len(errors)} errors")
     for p, code, msg in errors:
         typer.echo(f"  [{code}] {p}: {msg}", err=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

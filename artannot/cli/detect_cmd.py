@@ -22,21 +22,38 @@ def run_detect(
     max_size: int = 1000,
     progress=None,
     should_stop=None,
+    ray: str | None = None,
+    on_plan=None,
 ):
-    """Plain function behind the command: returns ``(store_dir, RunReport)``."""
+    """Plain function behind the command: returns ``(store_dir, RunReport)``.
+
+    ``ray`` (``auto`` or a cluster address) runs the same models as a Ray Data job; the models
+    are then loaded here on the CPU only to name the store and check its identity."""
     from artannot.core.catalog import Catalog
     from artannot.vision.feature_store import FeatureStore
     from artannot.vision.pipeline import load_pipeline
-    from artannot.vision.runner import detect_collection
+    from artannot.vision.runner import detect_collection, run_identity
 
-    pipe = load_pipeline(detector, backbone, device=device, k=k, min_size=min_size, max_size=max_size)
+    if ray is not None:
+        from artannot.vision.ray_detect import import_ray
+
+        import_ray()  # a missing extra is reported before minutes of model loading
+    pipe = load_pipeline(detector, backbone, device="cpu" if ray is not None else device, k=k,
+                         min_size=min_size, max_size=max_size)
     det, ext = pipe.detector, pipe.extractor
     with Catalog.open(path) as cat:
         items = [(a.id, a.image_path) for a in cat.artworks()]
         store_dir = pipe.store_dir(cat.data_dir)
     with FeatureStore(store_dir, dim=ext.dim) as store:
-        report = detect_collection(items, store, det, ext, batch_size=batch_size,
-                                   progress=progress, should_stop=should_stop)
+        if ray is not None:
+            from artannot.vision.ray_detect import detect_on_ray
+
+            report = detect_on_ray(items, store, run_identity(det, ext), address=ray,
+                                   device=device, batch_size=batch_size, progress=progress,
+                                   should_stop=should_stop, on_plan=on_plan)
+        else:
+            report = detect_collection(items, store, det, ext, batch_size=batch_size,
+                                       progress=progress, should_stop=should_stop)
     return store_dir, report
 
 
@@ -55,6 +72,10 @@ def register(app: typer.Typer) -> None:
         k: Annotated[int, typer.Option("--k", min=1, help="Regions per artwork.")] = 36,
         min_size: Annotated[int, typer.Option(help="Shorter image side for features.")] = 600,
         max_size: Annotated[int, typer.Option(help="Longer image side at most.")] = 1000,
+        ray: Annotated[str | None, typer.Option(
+            "--ray", metavar="auto|ADDRESS",
+            help="Run on Ray: 'auto' (RAY_ADDRESS, a local `ray start`, else Ray on this "
+                 "machine) or a cluster address; needs artannot[cluster]. See docs/cluster.md.")] = None,
     ) -> None:
         """Detect k regions per artwork and store their features (resumes after Ctrl+C)."""
         from tqdm import tqdm
@@ -71,10 +92,14 @@ def register(app: typer.Typer) -> None:
                 from artannot.core.config import load_config
 
                 config = load_config()
-                detector, device = detector or config.detector, device or config.device
+                detector = detector or config.detector
+                if ray is None:  # the setting names this machine's device, not a cluster's
+                    device = device or config.device
             store_dir, report = run_detect(path, detector=detector, backbone=backbone, device=device,
                                            batch_size=batch_size, k=k, min_size=min_size,
-                                           max_size=max_size, progress=progress)
+                                           max_size=max_size, progress=progress, ray=ray,
+                                           on_plan=lambda plan: bar.write(
+                                               f"{plan.summary}: {plan.workers} worker(s) on {plan.device}"))
         except ArtannotError as exc:
             bar.close()
             typer.echo(f"error: {exc}", err=True)

@@ -16,8 +16,8 @@ import typer
 from artannot.core.errors import ArtannotError
 from artannot.core.interop.base import ExportError, ExportReport, check_target, select_ids
 
-IMPORT_CHOICES = ("coco", "labelme", "yolo", "w3c")
-EXPORT_CHOICES = ("voc", "coco", "w3c", "karpathy")
+IMPORT_CHOICES = ("coco", "labelme", "yolo", "w3c", "iiif", "judgements")
+EXPORT_CHOICES = ("voc", "coco", "w3c", "iiif", "karpathy")
 
 
 def export_karpathy(
@@ -92,7 +92,8 @@ def register(app: typer.Typer) -> None:
         classes: Annotated[Path | None, typer.Option(help="YOLO class list (default: classes.txt next to the labels).")] = None,
         overwrite: Annotated[bool, typer.Option(help="Replace existing annotation files (a .bak is kept).")] = False,
     ) -> None:
-        """Import boxes from COCO, labelme, YOLO or W3C files as VOC annotations of the collection."""
+        """Import boxes from COCO, labelme, YOLO or W3C files as VOC annotations of the collection,
+        or merge a judgements.jsonl written by `artannot export` (--format judgements)."""
         from artannot.core.interop import import_annotations
 
         if fmt not in IMPORT_CHOICES:
@@ -112,22 +113,27 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, or a .json file for coco/w3c/karpathy.")],
         query: Annotated[str | None, typer.Option(help="Only artworks matching this catalog search.")] = None,
         ids: Annotated[list[str] | None, typer.Option("--ids", help="Artwork id or file name (repeatable).")] = None,
-        base_uri: Annotated[str | None, typer.Option(help="w3c: target = BASE_URI/<artwork id> (IIIF base) instead of a file URI.")] = None,
+        base_uri: Annotated[str | None, typer.Option(help="w3c: target = BASE_URI/<artwork id> (IIIF base) instead of a file URI; iiif: where the output folder will be published (page ids).")] = None,
         min_count: Annotated[int, typer.Option(help="karpathy: keep phrases seen at least this often.")] = 4,
         overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+        judgements: Annotated[bool, typer.Option("--judgements/--no-judgements", help="Also write the selection's accept/reject judgements as judgements.jsonl beside the annotations.")] = True,
     ) -> None:
         """Export annotations of a collection (or a selection) as VOC, COCO, W3C or Karpathy."""
-        from artannot.core.interop import export_annotations
+        from artannot.core.interop import export_annotations, prepare_judgements_export
 
         if fmt not in EXPORT_CHOICES:
             typer.echo(f"error: unknown format {fmt!r}; expected one of {', '.join(EXPORT_CHOICES)}", err=True)
             raise typer.Exit(2)
         try:
+            pending = (prepare_judgements_export(path, out, ids=ids, query=query, overwrite=overwrite)
+                       if judgements else None)
             if fmt == "karpathy":
                 report = export_karpathy(path, out, ids=ids, query=query, min_count=min_count, overwrite=overwrite)
             else:
                 report = export_annotations(path, fmt, out, ids=ids, query=query, base_uri=base_uri,
                                             overwrite=overwrite)
+            if pending is not None:
+                pending.write(report)
         except ArtannotError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None

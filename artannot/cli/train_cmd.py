@@ -247,7 +247,7 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N | mps (default: the `device` setting)")] = None,
         fresh: Annotated[bool, typer.Option("--fresh", help="Ignore last.pt; start over.")] = False,
         register_as: Annotated[str | None, typer.Option("--register", help="Register best.pt with the model manager under this name.")] = None,
-        use_judgements: Annotated[bool, typer.Option("--use-judgements", help="Add the curators' accepted suggestions (catalog judgements) as training pairs.")] = False,
+        use_judgements: Annotated[bool, typer.Option("--use-judgements", help="Add the curators' accepted suggestions (the recorded judgements) as training pairs.")] = False,
     ) -> None:
         """Train SCAN; Ctrl+C stops after the current batch and `train` again resumes.
 
@@ -358,7 +358,7 @@ def register(app: typer.Typer) -> None:
         from artannot.retrieval.judgements import judgement_report
 
         with Catalog.open(path) as cat:
-            rows = judgement_report(cat.judgements())
+            rows = judgement_report(cat.judgements.all())
         if as_json:
             typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
         elif not rows:

@@ -2,8 +2,15 @@
 
 It lives in ``<collection>/.artannot/catalog.sqlite`` (or a per-user data folder when the
 collection is read-only) and is a cache of what is on disk: it can always be rebuilt.
+The curators' judgements are not in it: they are durable human data with a store of their own
+(:mod:`artannot.core.judgements_store`), reached as ``catalog.judgements``; older catalogs'
+judgements are moved there when the catalog is opened, before it may be rebuilt.
 Re-opening is incremental: each artwork keeps a signature of the files it was built from,
 and only artworks whose files changed are read again.
+
+Why one long module (~900 lines): every query here reads or writes the one schema above
+through one connection; its readers (browser rows, queue, phrases, thumbnails) share the
+schema's indexes, and splitting them would scatter one table's SQL over several files.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +31,7 @@ from PIL import Image
 
 from artannot.core import collection as col
 from artannot.core.errors import ArtannotError, CatalogError, ImageError
+from artannot.core.judgements_store import JudgementStore
 from artannot.core.metadata import (
     _last_component,
     descriptions_of,
@@ -32,12 +40,15 @@ from artannot.core.metadata import (
     read_sidecar,
     title_of,
 )
-from artannot.core.model import Annotation, Artwork, PhraseRecord
+from artannot.core.model import Annotation, Artwork, PhraseRecord, normalise_phrase
+from artannot.core.recovery import recovery_dir
+from artannot.core.safe_io import remove_stale_temps
 from artannot.core.voc import parse_voc_bytes, read_voc
 
 SCHEMA_VERSION = 1
 Progress = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
+STOP_CHECK_STEPS = 20_000  # SQLite virtual-machine steps between two asks whether to stop a long query
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -58,13 +69,9 @@ CREATE TABLE IF NOT EXISTS phrases (
 );
 CREATE INDEX IF NOT EXISTS phrases_artwork ON phrases(artwork_id);
 -- an index on norm made storing phrases 4x slower and only sped up phrase_counts (0.06 s -> 0.19 s
--- for 180k phrases); catalogs made before keep their judgements, so drop it in place
+-- for 180k phrases); drop it in place rather than rebuild catalogs made before
 DROP INDEX IF EXISTS phrases_norm;
 CREATE TABLE IF NOT EXISTS thumbnails (artwork_id TEXT PRIMARY KEY, stamp TEXT, jpeg BLOB);
-CREATE TABLE IF NOT EXISTS judgements (
-    artwork_id TEXT, region TEXT, phrase TEXT, rank INTEGER, score REAL, accepted INTEGER,
-    model TEXT, time REAL
-);
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
     title, body, phrases, tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -98,6 +105,16 @@ class ArtworkRow:
     error: str | None
     width: int
     height: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """What one save changed in the collection's totals, so views adjust them instead of recounting."""
+
+    annotated: int = 0
+    verified: int = 0
+    regions: int = 0
+    covered: int = 0  # metadata phrases of the artwork that now label one of its boxes
 
 
 @dataclass(slots=True)
@@ -154,10 +171,12 @@ def _field_value(fields: Mapping[str, str], *names: str) -> str:
 class Catalog:
     """One open collection. Use :meth:`open`; close it (or use ``with``)."""
 
-    def __init__(self, root: Path, data_dir: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, root: Path, data_dir: Path, conn: sqlite3.Connection,
+                 judgements: JudgementStore | None = None) -> None:
         self.root = root
         self.data_dir = data_dir
         self._db = conn
+        self.judgements = judgements or JudgementStore(root)  # durable, not part of the cache
 
     # -- lifecycle ----------------------------------------------------------
     @classmethod
@@ -175,8 +194,9 @@ class Catalog:
         data_dir = data_dir_for(root.resolve())
         data_dir.mkdir(parents=True, exist_ok=True)
         db_path = data_dir / "catalog.sqlite"
+        judgements = JudgementStore(root.resolve())
         try:
-            conn = _connect(db_path)
+            conn = _connect(db_path, judgements)
         except sqlite3.DatabaseError as exc:
             if getattr(exc, "sqlite_errorcode", None) not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
                 raise CatalogError(f"cannot open catalog database: {exc}", db_path) from exc
@@ -187,16 +207,21 @@ class Catalog:
                 os.replace(db_path, aside)
                 for suffix in ("-wal", "-shm"):
                     db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
-                conn = _connect(db_path)
+                conn = _connect(db_path, judgements)
             except (OSError, sqlite3.DatabaseError) as exc2:
                 raise CatalogError(f"cannot open catalog database: {exc} ({exc2})", db_path) from exc2
-        cat = cls(root.resolve(), data_dir, conn)
+        _add_lookup_columns(conn)
+        cat = cls(root.resolve(), data_dir, conn, judgements)
+        # Leftovers of interrupted saves (ours only, by name and age) would pile up forever.
+        for folder in (root / col.ANNOTATIONS_DIR_NAME, recovery_dir(data_dir)):
+            remove_stale_temps(folder)
         if refresh:
             cat.refresh(progress=progress, should_stop=should_stop)
         return cat
 
     def close(self) -> None:
         self._db.close()
+        self.judgements.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -330,6 +355,11 @@ class Catalog:
         return "\1".join(out)
 
     def _index_artwork(self, image_rel: str, link: col.Links, sig: str, captions_cache: dict) -> bool:
+        if not self._db.in_transaction:
+            # Take the write lock before looking the row up: another process indexing the same
+            # collection (`index` beside `phrases`, the GUI) could otherwise insert it between
+            # our look-up and our INSERT, which then fails on the UNIQUE id.
+            self._db.execute("BEGIN IMMEDIATE")
         errors: list[tuple[str, str, str]] = []
         fields: dict[str, str] = {}
         for rel in link.metadata:
@@ -360,11 +390,11 @@ class Catalog:
             col.check_image(self.root / image_rel)
         except ArtannotError as exc:
             errors.append((image_rel, exc.code, exc.message))
-        n_regions, verified = 0, False
+        n_regions, verified, labels = 0, False, []
         if link.annotation:
             try:
                 ann = read_voc(self.root / link.annotation)
-                n_regions, verified = len(ann.regions), ann.verified
+                n_regions, verified, labels = len(ann.regions), ann.verified, _labels(ann)
             except ArtannotError as exc:
                 errors.append((link.annotation, exc.code, exc.message))
         old_split = self._db.execute("SELECT split FROM artworks WHERE id=?", (image_rel,)).fetchone()
@@ -383,19 +413,20 @@ class Catalog:
         cur = self._db.execute("SELECT rowid FROM artworks WHERE id=?", (image_rel,)).fetchone()
         if cur is None:
             rowid = self._db.execute(
-                "INSERT INTO artworks(id, signature, width, height, title, museum, culture, date, split,"
+                "INSERT INTO artworks(stem, id, signature, width, height, title, museum, culture, date, split,"
                 " fields, descriptions, metadata_paths, annotation_path, n_regions, verified, has_metadata,"
-                " error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                row,
+                " error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (_stem(image_rel), *row),
             ).lastrowid
         else:
             rowid = cur[0]
             self._db.execute(
-                "UPDATE artworks SET id=?, signature=?, width=?, height=?, title=?, museum=?, culture=?,"
+                "UPDATE artworks SET stem=?, id=?, signature=?, width=?, height=?, title=?, museum=?, culture=?,"
                 " date=?, split=?, fields=?, descriptions=?, metadata_paths=?, annotation_path=?,"
                 " n_regions=?, verified=?, has_metadata=?, error=? WHERE rowid=?",
-                (*row, rowid),
+                (_stem(image_rel), *row, rowid),
             )
+        self._set_coverage(image_rel, labels)
         self._db.execute("DELETE FROM errors WHERE artwork_id=?", (image_rel,))
         self._db.executemany(
             "INSERT INTO errors(artwork_id, path, code, message) VALUES (?,?,?,?)",
@@ -435,6 +466,21 @@ class Catalog:
     def artworks(self) -> list[Artwork]:
         return [self._artwork_from(r) for r in self._db.execute(f"SELECT {self._ARTWORK_COLS} FROM artworks ORDER BY id")]
 
+    def artwork_pages(self, page: int = 2000) -> Iterator[list[Artwork]]:
+        """Every artwork in id order (as :meth:`artworks`), ``page`` at a time, for whole-collection
+        passes that must not hold 500k records. Keyset paging on the unique id index: each page is
+        one short query, so no cursor stays open while the caller writes between pages."""
+        if page < 1:
+            raise ValueError(f"page must be >= 1, got {page}")
+        sql = f"SELECT {self._ARTWORK_COLS} FROM artworks WHERE id > ? ORDER BY id LIMIT ?"
+        last = ""  # sorts before every id (ids are non-empty relative paths)
+        while True:
+            rows = self._db.execute(sql, (last, page)).fetchall()
+            if not rows:
+                return
+            yield [self._artwork_from(r) for r in rows]
+            last = rows[-1][0]
+
     def artwork(self, artwork_id: str) -> Artwork:
         r = self._db.execute(f"SELECT {self._ARTWORK_COLS} FROM artworks WHERE id=?", (artwork_id,)).fetchone()
         if r is None:
@@ -450,10 +496,9 @@ class Catalog:
         r = self._db.execute("SELECT annotation_path FROM artworks WHERE id=?", (artwork_id,)).fetchone()
         if r and r[0]:
             return self.root / r[0]
-        stem = Path(artwork_id).stem
-        same_stem = [a for a in self._db.execute("SELECT id FROM artworks WHERE id LIKE ?", (f"%{stem}.%",))
-                     if Path(a[0]).stem == stem]
-        return self.root / col.default_annotation_rel(artwork_id, unique_stem=len(same_stem) <= 1)
+        same_stem = self._db.execute("SELECT count(*) FROM artworks WHERE stem=?",
+                                     (_stem(artwork_id),)).fetchone()[0]
+        return self.root / col.default_annotation_rel(artwork_id, unique_stem=same_stem <= 1)
 
     _ROW_COLS = "id, title, museum, culture, date, split, n_regions, verified, has_metadata, error, width, height"
 
@@ -467,28 +512,85 @@ class Catalog:
     ) -> list[ArtworkRow]:
         """Artworks matching a full-text query and filters, for the browser."""
         sql, params = self._select(f"a.{self._ROW_COLS.replace(', ', ', a.')}", query, filters)
-        orders = {
-            "title": "a.title COLLATE NOCASE, a.id", "id": "a.id", "regions": "a.n_regions DESC, a.id",
-            "museum": "a.museum COLLATE NOCASE, a.id", "rank": "bm25(search), a.id" if fts_query(query) else "a.id",
-            "culture": "a.culture COLLATE NOCASE, a.id", "date": "a.date COLLATE NOCASE, a.id",
-            "split": "a.split, a.id", "status": "a.error IS NULL, a.verified DESC, a.n_regions > 0 DESC, a.id",
-        }
-        sql += f" ORDER BY {orders.get(order, orders['title'])}"
+        sql += _order_by(order, query)
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [limit, offset]
-        return [
-            ArtworkRow(r[0], r[1] or "", r[2] or "", r[3] or "", r[4] or "", r[5], r[6] or 0, bool(r[7]),
-                       bool(r[8]), r[9], r[10] or 0, r[11] or 0)
-            for r in self._db.execute(sql, params)
-        ]
+        return [_artwork_row(r) for r in self._db.execute(sql, params)]
+
+    def listing(
+        self,
+        query: str = "",
+        filters: Filters | None = None,
+        order: str = "title",
+        should_stop: ShouldStop | None = None,
+        on_first: Callable[[list[str], bytearray], None] | None = None,
+        first_rows: int = 256,
+    ) -> tuple[list[str], bytearray]:
+        """The ids ``rows()`` would list, in its order, and one annotated flag (0/1) each.
+
+        What a browser of any size keeps in memory (ids, not rows). ``should_stop`` interrupts
+        the query itself (a sort of the whole collection), so a stale search stops costing CPU.
+        ``on_first`` gets the first ``first_rows`` as soon as SQLite yields them, before the
+        rest is fetched: a screenful to show while the other 500k ids arrive.
+        """
+        sql, params = self._select("a.id, a.n_regions > 0", query, filters)
+        if should_stop is not None:
+            self._db.set_progress_handler(lambda: int(should_stop()), STOP_CHECK_STEPS)
+        try:
+            cur = self._db.execute(sql + _order_by(order, query), params)
+            found = cur.fetchmany(first_rows) if on_first is not None else []
+            if found and len(found) == first_rows:  # fewer: that was all, no need for two answers
+                on_first([r[0] for r in found], bytearray(r[1] for r in found))
+            found += cur.fetchall()
+        except sqlite3.OperationalError:
+            if should_stop is not None and should_stop():
+                return [], bytearray()
+            raise
+        finally:
+            if should_stop is not None:
+                self._db.set_progress_handler(None, 0)
+        return [r[0] for r in found], bytearray(r[1] for r in found)
+
+    def rows_by_id(self, artwork_ids: Sequence[str]) -> dict[str, ArtworkRow]:
+        """Browser rows of the given artworks by primary-key look-ups: one page, whatever N is."""
+        out: dict[str, ArtworkRow] = {}
+        cols = f"a.{self._ROW_COLS.replace(', ', ', a.')}"
+        for i in range(0, len(artwork_ids), 500):  # below SQLite's bound-parameter limit
+            chunk = list(artwork_ids[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in self._db.execute(f"SELECT {cols} FROM artworks a WHERE a.id IN ({marks})", chunk):
+                out[r[0]] = _artwork_row(r)
+        return out
+
+    def reader(self) -> Catalog:
+        """A second, read-only connection to this catalog for a worker thread.
+
+        Queries that scan the collection then never hold the GUI's connection (its saves
+        would wait behind them), and opening it skips ``open``'s schema checks and clean-up.
+        """
+        db_path = self.data_dir / "catalog.sqlite"
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True,
+                               check_same_thread=False, timeout=30)
+        return Catalog(self.root, self.data_dir, conn, JudgementStore(self.root))
+
+    def row(self, artwork_id: str, query: str = "", filters: Filters | None = None) -> ArtworkRow | None:
+        """One artwork's browser row, or None when it does not match: a save updates one row."""
+        sql, params = self._select(f"a.{self._ROW_COLS.replace(', ', ', a.')}", query, filters,
+                                   artwork_id=artwork_id)
+        r = self._db.execute(sql, params).fetchone()
+        return _artwork_row(r) if r else None
 
     def count(self, query: str = "", filters: Filters | None = None) -> int:
         sql, params = self._select("count(*)", query, filters)
         return self._db.execute(sql, params).fetchone()[0]
 
-    def _select(self, cols: str, query: str, filters: Filters | None) -> tuple[str, list]:
+    def _select(self, cols: str, query: str, filters: Filters | None,
+                artwork_id: str | None = None) -> tuple[str, list]:
         where, params = [], []
+        if artwork_id is not None:
+            where.append("a.id = ?")
+            params.append(artwork_id)
         q = fts_query(query)
         if q:
             sql = f"SELECT {cols} FROM search JOIN artworks a ON a.rowid = search.rowid"
@@ -525,14 +627,65 @@ class Catalog:
         return list(self._db.execute("SELECT path, code, message FROM errors ORDER BY path"))
 
     # -- annotation status ---------------------------------------------------
-    def record_annotation(self, artwork_id: str, annotation: Annotation, path: Path) -> None:
+    def record_annotation(self, artwork_id: str, annotation: Annotation, path: Path) -> StatusChange:
         """Update the status columns after a save, so the browser shows it without a rescan."""
         rel = path.resolve().relative_to(self.root).as_posix()
+        before = self._db.execute("SELECT n_regions, verified, covered FROM artworks WHERE id=?",
+                                  (artwork_id,)).fetchone() or (0, 0, 0)
+        n, verified = len(annotation.regions), int(annotation.verified)
         with self._db:
             self._db.execute(
                 "UPDATE artworks SET n_regions=?, verified=?, annotation_path=? WHERE id=?",
-                (len(annotation.regions), int(annotation.verified), rel, artwork_id),
+                (n, verified, rel, artwork_id),
             )
+            covered = self._set_coverage(artwork_id, _labels(annotation))
+        b_n, b_verified, b_covered = (v or 0 for v in before)
+        return StatusChange((n > 0) - (b_n > 0), verified - b_verified, n - b_n, covered - b_covered)
+
+    def next_in_queue(self, strategy: str, current: str | None) -> str | None:
+        """The unverified artwork after ``current`` in queue order (wrapping), by index range scans.
+
+        Same order as ``core.queue.order`` over ``rows(order="title")``, in a few indexed look-ups
+        instead of sorting the whole collection on each Ctrl+N.
+        """
+        key = _QUEUE_KEYS[strategy]
+        base = "SELECT id FROM artworks WHERE verified = 0 AND "
+        tail = " LIMIT 1"
+        cur = None
+        if current is not None:
+            cur = self._db.execute(f"SELECT {key}, title, id, verified FROM artworks WHERE id=?",
+                                   (current,)).fetchone()
+        if cur is not None and not cur[3]:
+            k, title, aid = cur[:3]
+            for sql, params in (
+                (f"{key} = ? AND title = ? COLLATE NOCASE AND id > ? ORDER BY id", (k, title, aid)),
+                (f"{key} = ? AND title > ? COLLATE NOCASE ORDER BY title COLLATE NOCASE, id", (k, title)),
+                (f"{key} > ? ORDER BY {key}, title COLLATE NOCASE, id", (k,)),
+            ):
+                r = self._db.execute(base + sql + tail, params).fetchone()
+                if r:
+                    return r[0]
+        r = self._db.execute(base + f"1 ORDER BY {key}, title COLLATE NOCASE, id" + tail).fetchone()
+        if r is None or (cur is not None and not cur[3] and r[0] == current):
+            return None
+        return r[0]
+
+    def _set_coverage(self, artwork_id: str, labels: Sequence[str] | None = None) -> int:
+        """Store how many of the artwork's metadata phrases label one of its boxes (``None``: labels kept)."""
+        if labels is None:
+            r = self._db.execute("SELECT labels FROM artworks WHERE id=?", (artwork_id,)).fetchone()
+            labels = json.loads(r[0]) if r and r[0] else []
+        norms = {r[0] for r in self._db.execute(
+            "SELECT DISTINCT norm FROM phrases WHERE artwork_id=? AND norm != ''", (artwork_id,))}
+        covered = len(norms & set(labels))
+        self._db.execute("UPDATE artworks SET labels=?, n_phrases=?, covered=? WHERE id=?",
+                         (json.dumps(sorted(set(labels)), ensure_ascii=False), len(norms), covered, artwork_id))
+        return covered
+
+    def coverage(self) -> tuple[int, int]:
+        """(distinct metadata phrases per artwork, those that label a box of it), summed: one scan."""
+        r = self._db.execute("SELECT sum(n_phrases), sum(covered) FROM artworks").fetchone()
+        return r[0] or 0, r[1] or 0
 
     # -- phrases ------------------------------------------------------------
     def phrase_text_hash(self, artwork_id: str) -> str | None:
@@ -555,6 +708,7 @@ class Catalog:
                     [(artwork_id, p.field, p.start, p.end, p.text, p.norm) for p in phrases],
                 )
                 self._db.execute("UPDATE artworks SET phrase_hash=? WHERE id=?", (text_hash, artwork_id))
+                self._set_coverage(artwork_id)
                 row = self._db.execute("SELECT rowid FROM artworks WHERE id=?", (artwork_id,)).fetchone()
                 if row:
                     self._db.execute(
@@ -566,6 +720,28 @@ class Catalog:
             "SELECT field, start, end, text, norm FROM phrases WHERE artwork_id=? ORDER BY rowid", (artwork_id,)
         )
         return [tuple.__new__(PhraseRecord, r) for r in rows]
+
+    def phrase_hashes(self, artwork_ids: Sequence[str]) -> dict[str, str | None]:
+        """Stored text hashes of several artworks (one query per 500 ids); unknown ids are left out."""
+        out: dict[str, str | None] = {}
+        for chunk in _chunks(artwork_ids):
+            marks = ",".join("?" * len(chunk))
+            out.update(self._db.execute(f"SELECT id, phrase_hash FROM artworks WHERE id IN ({marks})", chunk))
+        return out
+
+    def phrases_of(self, artwork_ids: Sequence[str]) -> dict[str, list[PhraseRecord]]:
+        """Phrases of several artworks (a page of a whole-collection pass), each in stored order;
+        artworks without phrases are left out."""
+        out: dict[str, list[PhraseRecord]] = {}
+        for chunk in _chunks(artwork_ids):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT artwork_id, field, start, end, text, norm FROM phrases WHERE artwork_id IN ({marks})"
+                " ORDER BY artwork_id, rowid", chunk,  # the index order: no sort
+            )
+            for r in rows:
+                out.setdefault(r[0], []).append(tuple.__new__(PhraseRecord, r[1:]))
+        return out
 
     def phrases_by_artwork(self) -> dict[str, list[PhraseRecord]]:
         """Every artwork's phrases in one query (3,000 single-artwork queries took a second)."""
@@ -604,29 +780,14 @@ class Catalog:
                 (artwork_id, _image_stamp(self.root / artwork_id), jpeg),
             )
 
-    # -- judgements ---------------------------------------------------------
-    def add_judgement(
-        self, artwork_id: str, region: str, phrase: str, rank: int, score: float, accepted: bool, model: str = ""
-    ) -> None:
-        """Record that the curator accepted or rejected a suggestion: relevance data for later."""
-        with self._db:
-            self._db.execute(
-                "INSERT INTO judgements(artwork_id, region, phrase, rank, score, accepted, model, time)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (artwork_id, region, phrase, rank, score, int(accepted), model, time.time()),
-            )
 
-    def judgements(self) -> list[tuple]:
-        return list(self._db.execute(
-            "SELECT artwork_id, region, phrase, rank, score, accepted, model, time FROM judgements ORDER BY time"
-        ))
-
-
-def _connect(db_path: Path) -> sqlite3.Connection:
+def _connect(db_path: Path, judgements: JudgementStore | None = None) -> sqlite3.Connection:
     conn = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        if judgements is not None:  # before any rebuild below: judgements are not cache
+            judgements.take_from_catalog(conn)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):  # a cache: rebuild rather than migrate
             conn.close()
@@ -640,6 +801,72 @@ def _connect(db_path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    """``ids`` in lists short enough for one SQL ``IN (...)`` (old SQLite builds allow 999 ``?``)."""
+    for i in range(0, len(ids), size):
+        yield list(ids[i:i + size])
+
+
+_ROW_ORDERS = {
+    "title": "a.title COLLATE NOCASE, a.id", "id": "a.id", "regions": "a.n_regions DESC, a.id",
+    "museum": "a.museum COLLATE NOCASE, a.id", "culture": "a.culture COLLATE NOCASE, a.id",
+    "date": "a.date COLLATE NOCASE, a.id", "split": "a.split, a.id",
+    "status": "a.error IS NULL, a.verified DESC, a.n_regions > 0 DESC, a.id",
+}
+
+
+def _order_by(order: str, query: str) -> str:
+    """The browser's sort orders; ``rank`` is relevance while searching, else id order."""
+    if order == "rank":
+        return " ORDER BY " + ("bm25(search), a.id" if fts_query(query) else "a.id")
+    return " ORDER BY " + _ROW_ORDERS.get(order, _ROW_ORDERS["title"])
+
+
+def _artwork_row(r: Sequence) -> ArtworkRow:
+    return ArtworkRow(r[0], r[1] or "", r[2] or "", r[3] or "", r[4] or "", r[5], r[6] or 0, bool(r[7]),
+                      bool(r[8]), r[9], r[10] or 0, r[11] or 0)
+
+
+# Queue strategies the catalog can answer with an index: strategy -> sort key before (title, id).
+_QUEUE_KEYS = {"unannotated": "n_regions > 0", "fewest_boxes": "n_regions"}
+
+
+def _labels(annotation: Annotation) -> list[str]:
+    return [n for n in (normalise_phrase(r.phrase) for r in annotation.regions) if n]
+
+
+def _stem(artwork_id: str) -> str:
+    return Path(artwork_id).stem
+
+
+def _add_lookup_columns(conn: sqlite3.Connection) -> None:
+    """Indexed look-up columns added in place, so older catalogs keep their rows (no rebuild).
+
+    ``stem``: export/import ask for each artwork whether another one shares its file stem
+    (to name its VOC file); a ``LIKE '%stem.%'`` scan took 12 ms per artwork at 100k rows.
+    ``labels``, ``n_phrases``, ``covered``: the queue's "phrases covered" figure is a sum over
+    these instead of re-reading every VOC file after each save. Older catalogs get them filled
+    by re-indexing each artwork once (its signature is cleared).
+    """
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(artworks)")}
+    with conn:
+        if "stem" not in cols:
+            conn.execute("ALTER TABLE artworks ADD COLUMN stem TEXT")
+            conn.executemany("UPDATE artworks SET stem=? WHERE rowid=?",
+                             [(_stem(i), r) for r, i in conn.execute("SELECT rowid, id FROM artworks")])
+        if "covered" not in cols:
+            for col_def in ("labels TEXT", "n_phrases INTEGER DEFAULT 0", "covered INTEGER DEFAULT 0"):
+                conn.execute(f"ALTER TABLE artworks ADD COLUMN {col_def}")
+            conn.execute("UPDATE artworks SET signature=''")
+    conn.execute("CREATE INDEX IF NOT EXISTS artworks_stem ON artworks(stem)")
+    # The browser's default listing (title order, ids and annotated flags) read from this covering
+    # index instead of sorting the wide rows: 80 ms instead of 230 ms at 100k artworks.
+    conn.execute("CREATE INDEX IF NOT EXISTS artworks_title ON artworks(title COLLATE NOCASE, id, n_regions)")
+    for name, key in _QUEUE_KEYS.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS artworks_queue_{name} ON artworks(verified, {key},"
+                     " title COLLATE NOCASE, id)")
 
 
 def _image_stamp(path: Path) -> str:

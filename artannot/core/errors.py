@@ -49,7 +49,19 @@ class CatalogError(ArtannotError):
     code = "E401"
 
 
+class JudgementsError(ArtannotError):
+    """The curators' judgements store cannot be opened, migrated or written."""
+
+    code = "E402"
+
+
 class ModelError(ArtannotError):
     """A model file is missing, unknown or fails its hash check."""
 
     code = "E501"
+
+
+class ClusterError(ArtannotError):
+    """A compute cluster (Ray) is not installed, cannot be reached, or failed a job."""
+
+    code = "E502"

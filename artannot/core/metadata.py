@@ -12,12 +12,14 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from artannot.core.errors import MetadataError
+from artannot.core.safe_json import read_untrusted_json
 from artannot.core.safe_xml import read_untrusted_xml
 
 TITLE_KEYS = ("title", "objectname", "name", "label")
@@ -72,6 +74,7 @@ def key_words(component: str) -> set[str]:
     return {w.lower() for w in _WORD_RE.findall(component)}
 
 
+@lru_cache(maxsize=1 << 12)  # a collection repeats a few dozen keys in every record
 def is_text_key(key: str) -> bool:
     """Does the key look like a title/description-like field? (default selection)."""
     parts = key_components(key)
@@ -190,14 +193,7 @@ def flatten_xml(root: etree._Element) -> dict[str, str]:
 
 
 def read_json_fields(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise MetadataError(f"not UTF-8 text: {exc}", path) from exc
-    except json.JSONDecodeError as exc:
-        raise MetadataError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path) from exc
-    except OSError as exc:
-        raise MetadataError(f"cannot read: {exc.strerror or exc}", path) from exc
+    data = read_untrusted_json(path)
     if not isinstance(data, (dict, list)):
         raise MetadataError("JSON metadata must be an object", path)
     return flatten(data)
@@ -246,12 +242,7 @@ def read_karpathy(path: Path) -> list[KarpathyEntry]:
     """Entries of a Karpathy-style file (ours, see :mod:`artannot.text.karpathy`, or another
     tool's); ``split`` (or ``filepath``) gives the split. Sentences are ``{"raw": ...}`` objects
     or bare strings. The one reader of these files: a problem raises :class:`MetadataError`."""
-    try:
-        data = json.loads(Path(path).read_bytes().decode("utf-8-sig"))
-    except OSError as exc:
-        raise MetadataError(f"cannot read caption file: {exc.strerror or exc}", path) from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MetadataError(f"malformed caption file: {exc}", path) from exc
+    data = read_untrusted_json(path)
     images = data.get("images") if isinstance(data, dict) else None
     if not isinstance(images, list):
         raise MetadataError('caption file needs a top-level "images" list', path)
@@ -260,7 +251,8 @@ def read_karpathy(path: Path) -> list[KarpathyEntry]:
         if not isinstance(img, dict) or not img.get("filename"):
             raise MetadataError(f"images[{i}] has no filename", path)
         sents = []
-        for s in img.get("sentences", []) or []:
+        given = img.get("sentences")
+        for s in given if isinstance(given, list) else []:  # another tool's odd value: no sentences
             raw = s.get("raw") if isinstance(s, dict) else s
             if isinstance(raw, str) and raw.strip():
                 sents.append(raw.strip())

@@ -7,7 +7,7 @@ Verified artworks never enter the queue: someone already checked them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 STRATEGIES: dict[str, str] = {
@@ -47,6 +47,21 @@ def next_in(queue: Sequence[str], current: str | None) -> str | None:
     return queue[(i + 1) % len(queue)] if len(queue) > 1 else None
 
 
+def next_artwork(catalog: Any, strategy: str, current: str | None,
+                 confidence: Mapping[str, float] | None = None) -> str | None:
+    """The artwork to open after ``current``.
+
+    The catalog answers the size-independent strategies with indexed look-ups; only a scored
+    ``low_confidence`` queue is ordered here (its scores exist only in memory). Without scores
+    that strategy orders like ``fewest_boxes``.
+    """
+    if strategy == "low_confidence" and confidence:
+        return next_in(order(catalog.rows(order="title"), strategy, confidence), current)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown queue strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    return catalog.next_in_queue("fewest_boxes" if strategy == "low_confidence" else strategy, current)
+
+
 @dataclass(frozen=True)
 class Progress:
     artworks: int
@@ -62,23 +77,14 @@ class Progress:
 
 
 def collection_progress(catalog: Any, should_stop: Callable[[], bool] | None = None) -> Progress:
-    """Annotated/total and metadata phrases that already label a box (reads the VOC files)."""
-    from artannot.core.errors import ArtannotError
-    from artannot.core.model import normalise_phrase
-    from artannot.core.voc import read_voc
-
+    """Annotated/total and metadata phrases that already label a box (sums kept by the catalog)."""
     stats = catalog.stats()
-    phrases = covered = 0
-    for row in catalog.rows(order="id"):
-        if should_stop is not None and should_stop():
-            break
-        norms = {p.norm for p in catalog.phrases(row.id) if p.norm}
-        phrases += len(norms)
-        if not norms or not row.n_regions:
-            continue
-        try:
-            labels = {normalise_phrase(r.phrase) for r in read_voc(catalog.annotation_path(row.id)).regions}
-        except (ArtannotError, OSError):
-            continue
-        covered += len(norms & labels)
+    phrases, covered = catalog.coverage()
     return Progress(stats.artworks, stats.annotated, stats.verified, phrases, covered)
+
+
+def after_save(progress: Progress, change: Any) -> Progress:
+    """The progress after one save (``change``: a catalog ``StatusChange``), without a recount."""
+    return replace(progress, annotated=progress.annotated + change.annotated,
+                   verified=progress.verified + change.verified,
+                   phrases_covered=progress.phrases_covered + change.covered)

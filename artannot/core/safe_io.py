@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import stat
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from artannot.core.model import FileStamp
+
+# What the writers here leave behind when a process dies mid-save: ``.<name>.<8 random>.tmp``
+# (tempfile.mkstemp's random part), ``.bak.tmp`` for backups.
+TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}(?:\.bak)?\.tmp$")
+STALE_TEMP_SECONDS = 3600  # older than any save in progress
 
 
 def stamp_of(path: Path, data: bytes | None = None) -> FileStamp:
@@ -52,6 +60,21 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _name_target(exc: BaseException, path: Path) -> None:
+    """Let an OSError name the file the caller asked for, not our temp file (or nothing)."""
+    if isinstance(exc, OSError) and (exc.filename is None or TEMP_NAME.match(Path(str(exc.filename)).name)):
+        exc.filename = str(path)
+
+
+def _mkstemp(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """A temp file next to ``path`` named by :data:`TEMP_NAME`; a failure names ``path``."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        _name_target(exc, path)
+        raise
+
+
 @contextmanager
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only if the ``with`` block completes.
@@ -62,7 +85,7 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = _mkstemp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -73,8 +96,9 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
         else:
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        _name_target(exc, path)
         raise
     fsync_dir(directory)
 
@@ -86,17 +110,114 @@ def atomic_write(path: Path, data: bytes, *, backup: bool = True) -> Path | None
     Returns the backup path, if one was made.
     """
     path = Path(path)
-    backup_path: Path | None = None
-    if backup and path.exists():
-        backup_path = path.with_name(path.name + ".bak")
-        fd, tmp_bak = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak.tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            shutil.copy2(path, tmp_bak)
-            os.replace(tmp_bak, backup_path)
-        except BaseException:
-            Path(tmp_bak).unlink(missing_ok=True)
-            raise
+    backup_path = _backup(path) if backup and path.exists() else None
     with atomic_writer(path) as fh:
         fh.write(data)
     return backup_path
+
+
+def _backup(path: Path) -> Path:
+    """Copy ``path`` to ``<name>.bak`` (replacing the old backup atomically)."""
+    backup_path = path.with_name(path.name + ".bak")
+    fd, tmp_bak = _mkstemp(path, ".bak.tmp")
+    os.close(fd)
+    try:
+        shutil.copy2(path, tmp_bak)
+        os.replace(tmp_bak, backup_path)
+    except BaseException as exc:
+        Path(tmp_bak).unlink(missing_ok=True)
+        _name_target(exc, backup_path)
+        raise
+    return backup_path
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    """``data`` in a fsynced temp file next to ``path``, with the permissions ``path`` will have."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _mkstemp(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
+        else:
+            os.chmod(tmp, 0o644)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        _name_target(exc, path)
+        raise
+    return Path(tmp)
+
+
+def _put_back(backup_path: Path, path: Path) -> None:
+    """Restore ``path`` from its backup without needing free space (a hard link), keeping the backup."""
+    fd, tmp = _mkstemp(path)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        os.link(backup_path, tmp)
+    except OSError:  # no hard links here: a copy, which is the best left to try
+        shutil.copy2(backup_path, tmp)
+    os.replace(tmp, path)
+
+
+def write_all(files: Mapping[Path, bytes]) -> list[Path]:
+    """Write several files so that all of them change or none does; replaced ones keep a ``.bak``.
+
+    Everything is staged (written and fsynced next to its target) before anything is
+    replaced, so a full disk fails while the collection is untouched.  Should a rename still
+    fail midway, the files already replaced are put back from their backups and files that
+    did not exist are removed again.  Returns the paths written.
+    """
+    targets = [Path(p) for p in files]
+    staged: dict[Path, Path] = {}
+    try:
+        for path in targets:
+            staged[path] = _stage(path, files[path])
+        backups = {p: _backup(p) for p in targets if p.exists()}
+        done: list[Path] = []
+        try:
+            for path in targets:
+                try:
+                    os.replace(staged[path], path)
+                except OSError as exc:
+                    _name_target(exc, path)
+                    raise
+                done.append(path)
+        except BaseException:
+            for path in reversed(done):
+                if path in backups:
+                    _put_back(backups[path], path)
+                else:
+                    path.unlink(missing_ok=True)
+            raise
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+    for directory in {p.parent for p in targets}:
+        fsync_dir(directory)
+    return targets
+
+
+def remove_stale_temps(folder: Path, max_age: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete this module's own temp files below ``folder`` older than ``max_age`` seconds:
+    leftovers of interrupted saves.  Only names of our pattern, only plain files (symlinks are
+    neither followed nor removed), and only old ones, so a save running in another process
+    right now is never touched."""
+    removed: list[Path] = []
+    cutoff = time.time() - max_age
+    for directory, _dirs, names in os.walk(folder):
+        for name in names:
+            if not TEMP_NAME.match(name):
+                continue
+            path = Path(directory, name)
+            try:
+                st = path.lstat()
+                if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+            except OSError:  # gone meanwhile, or not ours to delete: leave it
+                continue
+    return removed

@@ -7,6 +7,7 @@ or billion-laughs file is reported instead of half-read.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lxml import etree
@@ -44,3 +45,18 @@ def read_untrusted_xml(path: Path | str, *, error: type[ArtannotError] = Metadat
     except OSError as exc:
         raise error(f"cannot read: {exc.strerror or exc}", path) from exc
     return parse_untrusted_xml(data, path, error=error)
+
+
+# Characters XML 1.0 cannot hold (lxml refuses them when a file is written): C0 controls other
+# than tab/newline/return, lone surrogates (JSON's "\ud800" decodes to one), U+FFFE and U+FFFF.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text_problem(text: str) -> str | None:
+    """Why ``text`` cannot go into an XML file (a label headed for a VOC file), or None."""
+    m = _NOT_XML_CHAR.search(text)
+    if m is None:
+        return None
+    ch = m.group()
+    kind = "a lone surrogate" if "\ud800" <= ch <= "\udfff" else "a control character"
+    return f"contains {kind} (U+{ord(ch):04X}) at position {m.start()}"

@@ -68,7 +68,7 @@ def _bool(text: str) -> bool:
 def _int(text: str, default: int = 0) -> int:
     try:
         return int(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "nan", "1e400"
         return default
 
 

@@ -36,17 +36,14 @@ def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool
             ds = dataset_from_stores(cat, store, coarse=coarse, vocab=vocab,
                                      min_phrase_count=min_phrase_count, text_unit=text_unit,
                                      sentences=sentences, maximal=maximal)
+            # region features stay in the store's shards (RegionRef), read batch by batch
             if use_judgements and not coarse:
-                extra = judgement_items(cat, store)
+                extra = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
+                         for it in judgement_items(cat, store)]  # a few rows: copied
                 if extra:
-                    items = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
-                             for it in ds.items]  # stores close: detach from memory maps
                     without = ds.without_features
-                    ds = ScanDataset(items + extra, vocab, min_phrase_count=min_phrase_count)
+                    ds = ScanDataset(ds.items + extra, vocab, min_phrase_count=min_phrase_count)
                     ds.without_features = without
-                    return ds
-            ds.items = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
-                        for it in ds.items]
             return ds
 
 

@@ -30,7 +30,7 @@ class ArtworkItem:
     """One artwork as SCAN sees it."""
 
     id: str
-    features: np.ndarray  # [k, d], float16 or float32
+    features: np.ndarray  # [k, d], float16 or float32, or a feature-store RegionRef (read per batch)
     phrases: list[str]
     split: str = "train"
 
@@ -118,7 +118,7 @@ class ScanDataset:
         items = [it for it in items if it.phrases and len(it.features)]
         if not items:
             raise ScanDataError("no artwork has both region features and phrases")
-        dims = {int(np.asarray(it.features).shape[1]) for it in items}
+        dims = {int(it.features.shape[1]) for it in items}
         if len(dims) != 1:
             raise ScanDataError(f"region features of different dimensions: {sorted(dims)}")
         self.items = list(items)
@@ -229,7 +229,12 @@ def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
         if rec is None:
             without.append(str(aid))
             continue
-        feats = np.asarray(rec.whole_image_feature)[None, :] if coarse else np.asarray(rec.features)
+        if coarse:
+            feats = np.array(rec.whole_image_feature)[None, :]
+        elif hasattr(store, "region_ref"):  # by reference: read per batch, never all in memory
+            feats = store.region_ref(aid)
+        else:
+            feats = np.asarray(rec.features)
         split = getattr(art, "split", None) or "train"
         fields = dict(getattr(art, "fields", None) or {}) if sentences else None
         for text in texts_of(catalog.phrases(aid), text_unit, fields, maximal=maximal):

@@ -47,8 +47,9 @@ class JudgementReport:
 
 
 def judgement_report(rows: Iterable[Sequence[Any]]) -> list[JudgementReport]:
-    """Rows as ``Catalog.judgements()`` gives them (artwork, region, phrase, rank, score,
-    accepted, model, time); one report per kind plus ``all``."""
+    """:class:`~artannot.core.judgements_store.Judgement` rows (artwork, region, phrase, rank,
+    score, accepted, model, time), as ``catalog.judgements.all()`` gives them; one report per
+    kind plus ``all``."""
     by_kind: dict[str, list[Sequence[Any]]] = {}
     for r in rows:
         kind = str(r[6]).split(":", 1)[0] if ":" in str(r[6]) else "other"
@@ -87,7 +88,7 @@ def judgement_items(catalog: Any, store: Any, *, pool: bool = True,
 
     items = []
     unmatched: dict[str, list[tuple[int, Box, str]]] = {}
-    for n, (aid, region, phrase, _rank, _score, accepted, _model, _t) in enumerate(catalog.judgements()):
+    for n, (aid, region, phrase, _rank, _score, accepted, _model, _t) in enumerate(catalog.judgements.all()):
         box = parse_box_key(region or "")
         if not accepted or not phrase or box is None:
             continue

@@ -23,9 +23,10 @@ it is one object: the loaded models, their caches and the lock that guards them 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +34,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from cachetools import LRUCache
 
 from artannot.core.errors import ArtannotError, ModelError
 from artannot.core.geometry import Box
+from artannot.core.safe_io import atomic_write
 from artannot.retrieval.data import ArtworkItem
 from artannot.retrieval.judgements import stored_index
 from artannot.retrieval.model_files import (
@@ -142,6 +145,19 @@ class _MemoBackbone(torch.nn.Module):
         return out
 
 
+def ranked_layout(surface: dict[str, str], own: Iterable[Any], others: Iterable[Any], top_k: int
+                  ) -> list[RankedPhrase]:
+    """The panel's list for a box, whatever model ranked it: this artwork's metadata phrases
+    (``surface``: norm -> text as written) in ``own``'s order, then the best ``top_k`` of
+    ``others`` that are not among them."""
+    out = [RankedPhrase(p.phrase, surface.get(p.phrase, p.phrase), p.score, i + 1, "artwork",
+                        getattr(p, "in_vocab", True)) for i, p in enumerate(own)]
+    rest = [p for p in others if p.phrase not in surface][:top_k]
+    out += [RankedPhrase(p.phrase, p.phrase, p.score, len(out) + i + 1, "collection", getattr(p, "in_vocab", True))
+            for i, p in enumerate(rest)]
+    return out
+
+
 class SuggestionService:
     """See the module docstring. Cheap to create; models load on first use."""
 
@@ -160,7 +176,8 @@ class SuggestionService:
         self._store: Any = None
         self._pipeline: Any = None
         self._search: CollectionSearch | None = None
-        self._images: OrderedDict[str, Any] = OrderedDict()  # artwork id -> ModelImage
+        # artwork id -> ModelImage: the artwork on screen and the one before it (A/D back and forth)
+        self._images: LRUCache[str, Any] = LRUCache(maxsize=2)
         self._text_model: tuple[str, str | None] | None = None
         # CLIP zero-shot: None = the first installed role "clip" model, "" = off, else a name.
         self._clip_choice = clip
@@ -368,13 +385,9 @@ class SuggestionService:
     def _image(self, artwork_id: str) -> Any:
         from artannot.vision.runner import load_model_image
 
-        if artwork_id in self._images:
-            self._images.move_to_end(artwork_id)
-            return self._images[artwork_id]
-        im = load_model_image(self.root / artwork_id)
-        self._images[artwork_id] = im
-        while len(self._images) > 2:
-            self._images.popitem(last=False)
+        im = self._images.get(artwork_id)
+        if im is None:
+            im = self._images[artwork_id] = load_model_image(self.root / artwork_id)
         return im
 
     def region_feature(self, artwork_id: str, box: Box) -> np.ndarray:
@@ -395,19 +408,8 @@ class SuggestionService:
         with self._lock:
             sug = self.suggester()
             surface = dict(artwork_phrases)
-            out: list[RankedPhrase] = []
-            if surface:
-                for p in sug.phrases_for_region(feat, candidates=list(surface), top_k=len(surface)):
-                    out.append(RankedPhrase(p.phrase, surface.get(p.phrase, p.phrase), p.score,
-                                            len(out) + 1, "artwork", p.in_vocab))
-            for p in sug.phrases_for_region(feat, top_k=top_k + len(surface)):
-                if p.phrase in surface:
-                    continue
-                out.append(RankedPhrase(p.phrase, p.phrase, p.score, len(out) + 1, "collection",
-                                        p.in_vocab))
-                if sum(r.origin == "collection" for r in out) >= top_k:
-                    break
-            return out
+            own = sug.phrases_for_region(feat, candidates=list(surface), top_k=len(surface)) if surface else []
+            return ranked_layout(surface, own, sug.phrases_for_region(feat, top_k=top_k + len(surface)), top_k)
 
     def best_phrases_for_regions(self, artwork_id: str, boxes: Sequence[Box],
                                  artwork_phrases: Sequence[tuple[str, str]] = ()
@@ -536,13 +538,8 @@ class SuggestionService:
         surface = dict(artwork_phrases)
         rest = [p for p in self._clip_collection_phrases() if p not in surface]
         emb = sug.embed_regions(im.pixels, [scaled])[0]
-        out: list[RankedPhrase] = []
-        for p in sug.phrases_for_region(emb, candidates=list(surface), top_k=len(surface)):
-            out.append(RankedPhrase(p.phrase, surface.get(p.phrase, p.phrase), p.score,
-                                    len(out) + 1, "artwork", True))
-        for p in sug.phrases_for_region(emb, candidates=rest, top_k=top_k):
-            out.append(RankedPhrase(p.phrase, p.phrase, p.score, len(out) + 1, "collection", True))
-        return out
+        return ranked_layout(surface, sug.phrases_for_region(emb, candidates=list(surface), top_k=len(surface)),
+                             sug.phrases_for_region(emb, candidates=rest, top_k=top_k), top_k)
 
     def clip_warm_up(self, should_stop: ShouldStop | None = None) -> None:
         """Load the CLIP model and embed the collection's phrases now (a batch at a time, so
@@ -559,42 +556,75 @@ class SuggestionService:
 
     # -- collection search ---------------------------------------------------------------
     def _search_dir(self) -> Path:
-        store_key = _file_key(self.store_dir / "index.sqlite") if self.store_dir else ""
-        key = hashlib.sha1(f"{_file_key(self.checkpoint)}|{store_key}".encode()).hexdigest()[:16]
+        # keyed by model and store folder, not by the store's contents: a detection updates
+        # the index (its artworks' fragments replaced) instead of making a new one
+        key = hashlib.sha1(f"{_file_key(self.checkpoint)}|{self.store_dir}".encode()).hexdigest()[:16]
         return self.data_dir / SEARCH_DIR / key
 
     def search_index(self, progress: Progress | None = None, should_stop: ShouldStop | None = None
                      ) -> CollectionSearch:
-        """Load the cached fragment index, or build (and cache) it from the feature store."""
+        """The fragment index, brought up to date with the feature store.
+
+        Loaded from its cache and updated for the artworks detected, re-detected or removed
+        since (``state.json`` holds the store version each artwork was indexed at); built
+        from scratch only when there is none, or when its layout must change (see
+        ``FragmentIndex.needs_rebuild``).
+        """
         with self._lock:
             if self._search is not None:
                 return self._search
             sug = self.suggester()
             d = self._search_dir()
+            store = self.store()
+            versions = store.versions()
             if (d / "keys.json").is_file():
                 try:
-                    self._search = CollectionSearch.load(sug, d)
-                    return self._search
-                except (ArtannotError, OSError, ValueError):
-                    shutil.rmtree(d, ignore_errors=True)  # a cache: rebuild
-            store = self.store()
-            ids = store.ids()
-            items = []
-            for i, aid in enumerate(ids):
-                if should_stop is not None and should_stop():
-                    raise ServiceError("index build cancelled")
-                rs = store.get(aid)
-                if len(rs):
-                    items.append(ArtworkItem(aid, np.asarray(rs.features), []))
-                if progress is not None:
-                    progress(i + 1, len(ids))
+                    cs = CollectionSearch.load(sug, d)
+                    state = json.loads((d / "state.json").read_text())
+                    if self._update_search(cs, state, versions, progress, should_stop):
+                        cs.save_delta(d)
+                        atomic_write(d / "state.json", json.dumps(versions).encode(), backup=False)
+                    if not cs.index.needs_rebuild():
+                        self._search = cs
+                        return cs
+                except (ArtannotError, OSError, ValueError, KeyError):
+                    pass  # a cache: rebuild
+            # regions by reference: the build streams them into a memory-mapped file
+            items = [ArtworkItem(aid, ref, []) for aid in sorted(versions)
+                     if len(ref := store.region_ref(aid))]
             if not items:
                 raise ServiceError("the feature store holds no regions")
-            cs = CollectionSearch.build(sug, items)
             shutil.rmtree(self.data_dir / SEARCH_DIR, ignore_errors=True)  # older models' indexes
-            cs.save(d)
-            self._search = cs
-            return cs
+            tmp = d.with_name(d.name + ".building")
+            try:
+                cs = CollectionSearch.build(sug, items, directory=tmp, progress=progress,
+                                            should_stop=should_stop)
+            except ArtannotError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise ServiceError(exc.message) from exc
+            cs.save(tmp)
+            atomic_write(tmp / "state.json", json.dumps(versions).encode(), backup=False)
+            os.replace(tmp, d)  # complete or absent: a killed build leaves only "*.building"
+            self._search = CollectionSearch.load(sug, d)
+            return self._search
+
+    def _update_search(self, cs: CollectionSearch, state: dict[str, str], versions: dict[str, str],
+                       progress: Progress | None, should_stop: ShouldStop | None) -> bool:
+        """Replace the fragments of artworks whose regions changed; True when anything did."""
+        gone = [a for a in state if versions.get(a) != state[a]]
+        todo = [a for a in versions if state.get(a) != versions[a]]
+        if not gone and not todo:
+            return False
+        cs.remove_artworks(gone)
+        store = self.store()
+        for i, aid in enumerate(todo):
+            if should_stop is not None and should_stop():
+                raise ServiceError("index update cancelled")
+            rs = store.get(aid)
+            cs.add_items([ArtworkItem(aid, np.asarray(rs.features), [])])
+            if progress is not None:
+                progress(i + 1, len(todo))
+        return True
 
     def _fragments(self, keys: Sequence[tuple[str, int]], scores: Sequence[float]) -> list[Fragment]:
         out = []

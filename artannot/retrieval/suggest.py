@@ -7,13 +7,14 @@ Everything works from a checkpoint alone (model + vocabulary + feature dimension
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from artannot.core.errors import ArtannotError
 from artannot.retrieval.checkpoint import load_checkpoint
 from artannot.retrieval.data import ArtworkItem
 from artannot.retrieval.evaluate import embed_phrases, embed_regions
@@ -170,7 +171,11 @@ def heatmap(boxes: Sequence[EdgeBox], weights: Sequence[float], width: int, heig
 
 
 class CollectionSearch:
-    """Phrase -> best fragments in all artworks: faiss shortlist, exact SCAN fragment score."""
+    """Phrase -> best fragments in all artworks: faiss shortlist, exact SCAN fragment score.
+
+    Kept up to date artwork by artwork (:meth:`remove_artworks`, :meth:`add_items`) after a
+    detection, instead of rebuilt: ``save_delta`` writes only the new fragments.
+    """
 
     def __init__(self, suggester: Suggester, index: FragmentIndex,
                  keys: Sequence[tuple[str, int]]) -> None:
@@ -179,17 +184,72 @@ class CollectionSearch:
         self.suggester = suggester
         self.index = index
         self.keys = list(keys)
+        self._saved_keys = len(self.keys)
+        self._rows: dict[str, list[int]] | None = None
 
     @classmethod
-    def build(cls, suggester: Suggester, items: Sequence[ArtworkItem], *, kind: str = "auto"
-              ) -> CollectionSearch:
-        """Embed every region of ``items`` and index them."""
+    def build(cls, suggester: Suggester, items: Sequence[ArtworkItem], *, kind: str = "auto",
+              directory: Path | str | None = None,
+              progress: Callable[[int, int], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> CollectionSearch:
+        """Embed every region of ``items`` and index them.
+
+        With ``directory`` the joint-space vectors are written straight into its memory-mapped
+        ``vectors.npy`` artwork by artwork (3.6M fragments are 7.4 GB of float16: never all in
+        memory), and :meth:`save` to that folder does not write them again.
+        """
         keys: list[tuple[str, int]] = []
-        vecs = []
+        if directory is None:
+            vecs = [suggester.embed_regions(it.features).astype(np.float16) for it in items]
+            keys = [(it.id, j) for it in items for j in range(len(it.features))]
+            return cls(suggester, FragmentIndex.build(np.concatenate(vecs), kind=kind), keys)
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        total = sum(len(it.features) for it in items)
+        first = suggester.embed_regions(items[0].features)
+        out = np.lib.format.open_memmap(d / "vectors.npy", mode="w+", dtype=np.float16,
+                                        shape=(total, first.shape[1]))
+        row = 0
+        for i, it in enumerate(items):
+            if should_stop is not None and should_stop():
+                raise ArtannotError("index build cancelled")
+            v = first if i == 0 else suggester.embed_regions(it.features)
+            out[row:row + len(v)] = v
+            row += len(v)
+            keys += [(it.id, j) for j in range(len(v))]
+            if progress is not None:
+                progress(i + 1, len(items))
+        out.flush()
+        return cls(suggester, FragmentIndex.build(out, kind=kind), keys)
+
+    def _rows_of(self) -> dict[str, list[int]]:
+        if self._rows is None:
+            self._rows = {}
+            dead = self.index.dead
+            for i, (aid, _) in enumerate(self.keys):
+                if not dead[i]:
+                    self._rows.setdefault(aid, []).append(i)
+        return self._rows
+
+    def artworks(self) -> set[str]:
+        return set(self._rows_of())
+
+    def remove_artworks(self, artwork_ids: Iterable[str]) -> None:
+        rows = self._rows_of()
+        for aid in artwork_ids:
+            ids = rows.pop(aid, None)
+            if ids:
+                self.index.remove(ids)
+
+    def add_items(self, items: Sequence[ArtworkItem]) -> None:
+        """Index the regions of ``items`` (artworks not indexed yet: remove old versions first)."""
+        rows = self._rows_of()
         for it in items:
-            vecs.append(suggester.embed_regions(it.features).astype(np.float16))
-            keys += [(it.id, j) for j in range(len(it.features))]
-        return cls(suggester, FragmentIndex.build(np.concatenate(vecs), kind=kind), keys)
+            if not len(it.features):
+                continue
+            ids = self.index.add(self.suggester.embed_regions(it.features))
+            self.keys += [(it.id, j) for j in range(len(it.features))]
+            rows[it.id] = ids.tolist()
 
     def search(self, phrase: str, top_k: int = 10, *, shortlist: int = SHORTLIST) -> list[FragmentHit]:
         q = self.suggester.embed_phrases([phrase])[0]
@@ -198,10 +258,22 @@ class CollectionSearch:
 
     def save(self, directory: Path | str) -> None:
         d = self.index.save(directory)
+        for old in d.glob("keys-*.json"):
+            old.unlink()
         (d / "keys.json").write_text(json.dumps(self.keys))
+        self._saved_keys = len(self.keys)
+
+    def save_delta(self, directory: Path | str) -> None:
+        d = Path(directory)
+        if len(self.keys) > self._saved_keys:
+            (d / f"keys-{self._saved_keys:012d}.json").write_text(json.dumps(self.keys[self._saved_keys:]))
+            self._saved_keys = len(self.keys)
+        self.index.save_delta(d)
 
     @classmethod
     def load(cls, suggester: Suggester, directory: Path | str) -> CollectionSearch:
         d = Path(directory)
         keys = [tuple(k) for k in json.loads((d / "keys.json").read_text())]
+        for f in sorted(d.glob("keys-*.json")):
+            keys += [tuple(k) for k in json.loads(f.read_text())]
         return cls(suggester, FragmentIndex.load(d), keys)  # type: ignore[arg-type]

@@ -4,11 +4,15 @@ Used by ``artannot phrases`` and by the GUI's worker. Each artwork's selected te
 together with the extraction options; an artwork whose stored hash matches is skipped, so a
 run stopped halfway (Ctrl+C, cancel) resumes where it was and a metadata edit re-extracts
 only that artwork. Phrases are stored per artwork as soon as they are found.
+The collection is streamed from the catalog a page at a time (records, stored hashes and
+phrases), and ``caption_data.json`` is written image by image, so a 500k-artwork museum is
+handled in bounded memory (issue 16).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ VOCAB_FILE = "vocab.json"
 WORD_VOCAB_FILE = "word_vocab.json"
 CAPTION_FILE = "caption_data.json"
 _STORE_BATCH = 64  # artworks per catalog transaction
+PAGE = 2000  # artworks read from the catalog per query in whole-collection passes
 
 
 class PhraseCatalog(Protocol):
@@ -32,10 +37,11 @@ class PhraseCatalog(Protocol):
 
     data_dir: Path
 
-    def artworks(self) -> list[Artwork]: ...
-    def phrase_text_hash(self, artwork_id: str) -> str | None: ...
+    def count(self) -> int: ...
+    def artwork_pages(self, page: int = ...) -> Iterator[list[Artwork]]: ...
+    def phrase_hashes(self, artwork_ids: Sequence[str]) -> dict[str, str | None]: ...
     def store_phrases(self, items: Sequence[tuple[str, str, Sequence[PhraseRecord]]]) -> None: ...
-    def phrases_by_artwork(self) -> dict[str, list[PhraseRecord]]: ...
+    def phrases_of(self, artwork_ids: Sequence[str]) -> dict[str, list[PhraseRecord]]: ...
     def splits(self) -> dict[str, str | None]: ...
     def set_splits(self, mapping: dict[str, str]) -> None: ...
 
@@ -109,107 +115,120 @@ def extract_collection(
     min_count: int = 4,
     word_min_count: int = 2,
     seed: int = 0,
+    page: int = PAGE,
 ) -> ExtractionReport:
     """Extract changed artworks, assign splits, build vocabularies and ``caption_data.json``.
 
     ``progress(done, total)`` is called as artworks are handled; ``should_stop()`` is polled
-    between artworks, and a stop leaves the catalog consistent (finished artworks are stored).
+    between extracted artworks, and a stop leaves the catalog consistent (finished artworks are
+    stored; the report's counts then cover the artworks looked at so far).
+    The collection is read ``page`` artworks at a time, twice (extraction, then splits'
+    statistics and the caption file): memory does not grow with its records, only with its
+    ids, splits and distinct phrases.
     """
     extractor = extractor or PhraseExtractor()
-    artworks = catalog.artworks()
-    report = ExtractionReport(artworks=len(artworks))
-    total = len(artworks)
-    selected = {a.id: artwork_text(a, fields) for a in artworks}
-    hashes = {a.id: text_hash(selected[a.id], extractor) for a in artworks}
-    phrases: dict[str, list[PhraseRecord]] = {}
-    todo: list[Artwork] = []
-    for a in artworks:
-        if not selected[a.id]:
-            report.without_text += 1
-        if catalog.phrase_text_hash(a.id) == hashes[a.id]:
-            report.unchanged += 1
-        else:
-            todo.append(a)
-    done = report.unchanged
+    total = catalog.count()
+    report = ExtractionReport(artworks=total)
+    ids: list[str] = []
+    declared: dict[str, str] = {}  # splits the records themselves name (Karpathy files)
     if progress:
-        progress(done, total)
+        progress(0, total)
 
-    def pending() -> Iterator[Sequence[tuple[str, str]]]:
-        for a in todo:
-            yield selected[a.id]
+    reported = 0
+    in_flight: deque[tuple[str, str]] = deque()  # (id, hash) of texts handed to the extractor
+
+    def changed() -> Iterator[Sequence[tuple[str, str]]]:
+        for artworks in catalog.artwork_pages(page):
+            stored = catalog.phrase_hashes([a.id for a in artworks])
+            for a in artworks:
+                ids.append(a.id)
+                if a.split:
+                    declared[a.id] = a.split
+                selected = artwork_text(a, fields)
+                if not selected:
+                    report.without_text += 1
+                digest = text_hash(selected, extractor)
+                if stored.get(a.id) == digest:
+                    report.unchanged += 1
+                else:
+                    in_flight.append((a.id, digest))
+                    yield selected
 
     # stored one batch per transaction: a stop or crash loses at most the batch in flight
     batch: list[tuple[str, str, Sequence[PhraseRecord]]] = []
-    for a, found in zip(todo, extractor.extract_batch(pending())):
-        batch.append((a.id, hashes[a.id], found))
-        phrases[a.id] = found
+    for found in extractor.extract_batch(changed()):
+        artwork_id, digest = in_flight.popleft()
+        batch.append((artwork_id, digest, found))
         report.extracted += 1
-        done += 1
         stop = bool(should_stop and should_stop())
         if stop or len(batch) >= _STORE_BATCH:
             catalog.store_phrases(batch)
             batch = []
         if progress:
-            progress(done, total)
+            reported = report.unchanged + report.extracted
+            progress(reported, total)
         if stop:
             report.stopped = True
             return report
     if batch:
         catalog.store_phrases(batch)
-
-    if len(phrases) < len(artworks):
-        stored = catalog.phrases_by_artwork()
-        for a in artworks:
-            if a.id not in phrases:
-                phrases[a.id] = stored.get(a.id, [])
+    if progress and reported != report.unchanged + report.extracted:
+        progress(report.unchanged + report.extracted, total)  # unchanged ones after the last extracted
 
     existing = dict(catalog.splits())
-    for a in artworks:
-        if not existing.get(a.id) and a.split:
-            existing[a.id] = a.split
-    splits = assign_splits([a.id for a in artworks], existing, seed=seed)
+    for artwork_id, split in declared.items():
+        if not existing.get(artwork_id):
+            existing[artwork_id] = split
+    splits = assign_splits(ids, existing, seed=seed)
     if any(existing.get(k) != v for k, v in splits.items()):
         catalog.set_splits(splits)
+    del existing
+    ids.clear()  # the splits hold the ids from here on
     report.splits = split_counts(splits)
-
-    sequences = {aid: [p.norm for p in recs] for aid, recs in phrases.items()}
-    by_split: dict[str, list[list[str]]] = {"train": [], "val": [], "test": []}
-    for aid, seq in sequences.items():
-        by_split[splits[aid]].append(seq)
-    vocab = PhraseVocab.build(by_split["train"], min_count=min_count)
-    words = WordVocab.build(by_split["train"], min_count=word_min_count)
-    all_norms = {n for seq in sequences.values() for n in seq}
-    report.phrase_occurrences = sum(len(s) for s in sequences.values())
-    report.phrase_types = len(all_norms)
-    report.vocab_size, report.word_vocab_size = len(vocab), len(words)
-    for split in ("val", "test"):
-        report.coverage[split] = _coverage(vocab, words, by_split[split])
 
     data_dir = Path(catalog.data_dir)
     report.vocab_path = data_dir / VOCAB_FILE
     report.word_vocab_path = data_dir / WORD_VOCAB_FILE
     report.caption_path = data_dir / CAPTION_FILE
+    counts: dict[str, Counter[str]] = {"train": Counter(), "val": Counter(), "test": Counter()}
+
+    def images() -> Iterator[CaptionImage]:
+        """Caption entries, counting each artwork's phrases under its split on the way."""
+        for artworks in catalog.artwork_pages(page):
+            phrases = catalog.phrases_of([a.id for a in artworks])
+            for a in artworks:
+                if a.id not in splits:  # added by a refresh since the first pass: next run
+                    continue
+                found = phrases.get(a.id, [])
+                sequence = [p.norm for p in found]
+                counts[splits[a.id]].update(sequence)
+                yield CaptionImage(
+                    filename=Path(a.image_path).name,
+                    split=splits[a.id],
+                    sentences=sentences_for(artwork_text(a, fields), found),
+                    artwork_id=a.id,
+                    extra={"relpath": a.id, "phrases": sequence},
+                )
+
+    write_caption_data(report.caption_path, images())
+    vocab = PhraseVocab(counts["train"], min_count)
+    words = WordVocab.from_phrase_counts(counts["train"], word_min_count)
+    report.phrase_occurrences = sum(c.total() for c in counts.values())
+    train, val, test = counts["train"], counts["val"], counts["test"]
+    report.phrase_types = (len(train) + sum(p not in train for p in val)
+                           + sum(p not in train and p not in val for p in test))  # no set of them all
+    report.vocab_size, report.word_vocab_size = len(vocab), len(words)
+    for split in ("val", "test"):
+        report.coverage[split] = _coverage(vocab, words, counts[split])
     vocab.save(report.vocab_path)
     words.save(report.word_vocab_path)
-    images = [
-        CaptionImage(
-            filename=Path(a.image_path).name,
-            split=splits[a.id],
-            sentences=sentences_for(selected[a.id], phrases[a.id]),
-            artwork_id=a.id,
-            extra={"relpath": a.id, "phrases": sequences[a.id]},
-        )
-        for a in artworks
-    ]
-    write_caption_data(report.caption_path, images)
     return report
 
 
-def _coverage(vocab: PhraseVocab, words: WordVocab, sequences: list[list[str]]) -> dict[str, float | int]:
+def _coverage(vocab: PhraseVocab, words: WordVocab, occurrences: Counter[str]) -> dict[str, float | int]:
     """Phrase coverage plus the share of unknown phrase occurrences the word vocabulary covers."""
-    cov = vocab.coverage(sequences)
-    oov = [p for seq in sequences for p in seq if p not in vocab]
-    composable = sum(1 for p in oov if words.composable(p))
+    cov = vocab.coverage_of_counts(occurrences)
+    composable = sum(c for p, c in occurrences.items() if p not in vocab and words.composable(p))
     cov["oov_composable"] = composable
-    cov["oov_composable_share"] = composable / len(oov) if oov else 0.0
+    cov["oov_composable_share"] = composable / cov["oov"] if cov["oov"] else 0.0
     return cov

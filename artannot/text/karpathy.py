@@ -8,14 +8,16 @@ other tools' files alike.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from artannot.core.model import PhraseRecord
-from artannot.text.vocab import atomic_write_json, phrase_tokens
+from artannot.core.safe_io import atomic_writer
+from artannot.text.vocab import phrase_tokens
 
 # A sentence ends at . ! ? (maybe a closing quote) followed by space and a capital letter,
 # maybe after an opening quote or bracket. Cheap and good enough for museum prose, and
@@ -70,25 +72,35 @@ def sentences_for(fields: Sequence[tuple[str, str]], phrases: Sequence[PhraseRec
     return out
 
 
-def write_caption_data(path: Path | str, images: Sequence[CaptionImage], dataset: str = "artannot") -> None:
-    """Write ``caption_data.json`` atomically (temp file, fsync, rename)."""
-    entries = []
-    sentid = 0
-    for imgid, img in enumerate(images):
-        sents = []
-        for s in img.sentences:
-            sents.append({"raw": s.raw, "tokens": s.tokens, "phrases": s.phrases, "field": s.field,
-                          "imgid": imgid, "sentid": sentid})
-            sentid += 1
-        entry = dict(img.extra)
-        entry.update({
-            "filename": img.filename,
-            "filepath": img.split or "",
-            "split": img.split or "",
-            "sentences": sents,
-            "sentids": [d["sentid"] for d in sents],
-            "imgid": imgid,
-            "artwork_id": img.artwork_id,
-        })
-        entries.append(entry)
-    atomic_write_json(Path(path), {"dataset": dataset, "images": entries}, compact=True)
+def write_caption_data(path: Path | str, images: Iterable[CaptionImage], dataset: str = "artannot") -> None:
+    """Write ``caption_data.json`` atomically (temp file, fsync, rename), streaming.
+
+    ``images`` may be a generator: each image is encoded and written as it comes, so a
+    500k-artwork collection never holds its caption data in memory. The bytes are those of
+    ``json.dumps({"dataset", "images"}, ensure_ascii=False, separators=(",", ":"))``.
+    """
+    with atomic_writer(Path(path)) as fh:
+        fh.write(b'{"dataset":' + _dumps(dataset) + b',"images":[')
+        sentid = 0
+        for imgid, img in enumerate(images):
+            sents = []
+            for s in img.sentences:
+                sents.append({"raw": s.raw, "tokens": s.tokens, "phrases": s.phrases, "field": s.field,
+                              "imgid": imgid, "sentid": sentid})
+                sentid += 1
+            entry = dict(img.extra)
+            entry.update({
+                "filename": img.filename,
+                "filepath": img.split or "",
+                "split": img.split or "",
+                "sentences": sents,
+                "sentids": [d["sentid"] for d in sents],
+                "imgid": imgid,
+                "artwork_id": img.artwork_id,
+            })
+            fh.write((b"," if imgid else b"") + _dumps(entry))
+        fh.write(b"]}")
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

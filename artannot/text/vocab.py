@@ -137,7 +137,10 @@ class Vocab:
 
         Occurrence shares are 0.0 when there is nothing to cover.
         """
-        occ = Counter(x for seq in sequences for x in seq)
+        return self.coverage_of_counts(Counter(x for seq in sequences for x in seq))
+
+    def coverage_of_counts(self, occ: Mapping[str, int]) -> dict[str, float | int]:
+        """:meth:`coverage` from occurrence counts, so a collection can be counted page by page."""
         total = sum(occ.values())
         known = sum(c for x, c in occ.items() if x in self.stoi)
         types_known = sum(1 for x in occ if x in self.stoi)
@@ -176,7 +179,12 @@ class WordVocab(Vocab):
     @classmethod
     def build(cls, sequences: Iterable[Sequence[str]], min_count: int = 2) -> WordVocab:
         """``sequences`` are phrase sequences; each phrase contributes its words."""
-        return cls(_word_counts(Counter(p for seq in sequences for p in seq)), min_count)
+        return cls.from_phrase_counts(Counter(p for seq in sequences for p in seq), min_count)
+
+    @classmethod
+    def from_phrase_counts(cls, phrase_counts: Mapping[str, int], min_count: int = 2) -> WordVocab:
+        """:meth:`build` from phrase occurrence counts (counted page by page over a collection)."""
+        return cls(_word_counts(phrase_counts), min_count)
 
     def encode_phrase(self, norm: str) -> list[int]:
         """Word ids of one phrase (unknown words -> ``<unk>``)."""

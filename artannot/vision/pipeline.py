@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from artannot.core.errors import ModelError
 from artannot.models import ModelManager
 from artannot.vision.device import select_device
 from artannot.vision.features import RegionFeatureExtractor
@@ -58,13 +59,30 @@ def load_pipeline(detector: str = DEFAULT_DETECTOR, backbone: str = DEFAULT_BACK
     return Pipeline(det, ext, dev)
 
 
+def device_for_store(meta: dict[str, Any], preference: str | None) -> str | None:
+    """An explicit ``preference`` wins; ``auto`` becomes the device type that computed the
+    store's features when it is present here, so features added to the store (Ctrl+R, a drawn
+    box) match the ones in it. A store made on a GPU opened on a laptop falls back to ``auto``:
+    its features are still read, and the runner refuses to add CPU ones to it."""
+    if (preference or "auto").strip().lower() != "auto" or not meta:
+        return preference
+    recorded = meta.get("device", "cpu")  # stores without the field were made on the CPU
+    try:
+        select_device(recorded)
+    except ModelError:
+        return preference
+    return recorded
+
+
 def pipeline_for_store(meta: dict[str, Any], *, device: str | None = None,
                        manager: ModelManager | None = None) -> Pipeline:
-    """The detector and backbone recorded in a store's meta (see ``runner.run_identity``)."""
+    """The detector and backbone recorded in a store's meta (see ``runner.run_identity``), on
+    the device that made it when ``device`` leaves the choice open (see :func:`device_for_store`)."""
     det, ext = meta.get("detector") or {}, meta.get("backbone") or {}
     params = ext.get("params") or {}
     return load_pipeline(det.get("weights") or det.get("detector") or DEFAULT_DETECTOR,
                          ext.get("weights") or ext.get("backbone") or DEFAULT_BACKBONE,
-                         device=device, k=int((det.get("params") or {}).get("k", 36)),
+                         device=device_for_store(meta, device),
+                         k=int((det.get("params") or {}).get("k", 36)),
                          min_size=int(params.get("min_size", 600)),
                          max_size=int(params.get("max_size", 1000)), manager=manager)

@@ -8,13 +8,15 @@ not change (size + mtime_ns) since they were stored are skipped.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 
 from artannot.core.collection import MAX_IMAGE_PIXELS, decode_reduced, reduction_for
@@ -91,9 +93,15 @@ def load_model_image(path: Path) -> ModelImage:
     return _decode(Path(path), reduce=True)
 
 
-def _decode(path: Path, *, reduce: bool) -> ModelImage:
+def load_model_image_bytes(data: bytes, path: Path | str) -> ModelImage:
+    """:func:`load_model_image` of an image file's bytes (sent to a cluster worker that cannot
+    read the collection); ``path`` only names the image in errors."""
+    return _decode(Path(path), reduce=True, source=io.BytesIO(data))
+
+
+def _decode(path: Path, *, reduce: bool, source: BinaryIO | None = None) -> ModelImage:
     try:
-        with Image.open(path) as im:
+        with Image.open(source if source is not None else path) as im:
             width, height = im.size
             limit = MAX_IMAGE_PIXELS if reduce else MAX_PIXELS
             if width * height > limit:
@@ -111,13 +119,56 @@ def _decode(path: Path, *, reduce: bool) -> ModelImage:
 
 
 def run_identity(detector: Detector, extractor: RegionFeatureExtractor) -> dict[str, Any]:
-    """What produced these features; stored as the store's meta and with every artwork."""
-    return {"detector": detector.identity(), "backbone": extractor.identity(), "dim": extractor.dim}
+    """What produced these features; stored as the store's meta and with every artwork.
+
+    The device type is part of it: CUDA runs the backbone in half precision, so GPU and CPU
+    features of one image differ slightly and must never share a store unnoticed."""
+    return {"detector": detector.identity(), "backbone": extractor.identity(), "dim": extractor.dim,
+            "device": torch.device(extractor.device).type}
 
 
-def _same_models(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Same detector, backbone, weight hashes and settings (k, sizes): features comparable."""
-    return a == b
+def stored_identity(meta: dict[str, Any]) -> dict[str, Any]:
+    """A store's recorded identity; stores written before the device was recorded are CPU ones
+    (artannot ran detection on the CPU only then)."""
+    return {**meta, "device": meta.get("device", "cpu")} if meta else {}
+
+
+def check_store_identity(store: FeatureStore, identity: dict[str, Any]) -> None:
+    """Refuse to add features made by other models, settings or another device to ``store``:
+    mixing them would make every comparison across artworks silently wrong."""
+    existing = stored_identity(store.meta)
+    if not existing or not len(store) or existing == identity:
+        return
+    if {**existing, "device": identity["device"]} == identity:
+        old, new = existing["device"], identity["device"]
+        raise ModelError(f"this feature store holds features computed on {old}, and this run "
+                         f"would compute them on {new} ({old} and {new} features differ slightly "
+                         f"and are never mixed): run with --device {old}, or delete this folder "
+                         f"to recompute every artwork on {new}", store.path)
+    raise ModelError("this feature store was made by other models or settings "
+                     f"({existing.get('detector', {}).get('detector')} / "
+                     f"{existing.get('backbone', {}).get('backbone')}, "
+                     f"{existing.get('detector', {}).get('params')}); use another folder",
+                     store.path)
+
+
+def plan_detection(items: Iterable[tuple[str, Path]], store: FeatureStore, *,
+                   force: bool = False) -> tuple[list[tuple[str, Path, str]], list[str]]:
+    """``(todo, unchanged)``: the ``(artwork_id, path, fingerprint)`` whose features are missing
+    or stale (image changed since stored), and the ids already stored for this exact image.
+    The one definition of "what needs detection", for local runs and cluster jobs alike."""
+    todo: list[tuple[str, Path, str]] = []
+    unchanged: list[str] = []
+    for artwork_id, path in items:
+        try:
+            fp = image_fingerprint(Path(path))
+        except OSError:
+            fp = ""  # missing: reported when loaded
+        if fp and not force and store.has(artwork_id, fp):
+            unchanged.append(artwork_id)
+        else:
+            todo.append((artwork_id, Path(path), fp))
+    return todo, unchanged
 
 
 def detect_collection(
@@ -143,28 +194,13 @@ def detect_collection(
     items = list(items)
     report = RunReport(total=len(items))
     identity = run_identity(detector, extractor)
-    existing = store.meta
-    if existing and len(store) and not _same_models(existing, identity):
-        raise ModelError("this feature store was made by other models or settings "
-                         f"({existing.get('detector', {}).get('detector')} / "
-                         f"{existing.get('backbone', {}).get('backbone')}, "
-                         f"{existing.get('detector', {}).get('params')}); use another folder",
-                         store.path)
+    check_store_identity(store, identity)
     store.set_meta(identity)
-    done = 0
-    todo: list[tuple[str, Path, str]] = []
-    for artwork_id, path in items:
-        try:
-            fp = image_fingerprint(Path(path))
-        except OSError:
-            fp = ""  # missing: reported when loaded
-        if fp and not force and store.has(artwork_id, fp):
-            report.skipped += 1
-            done += 1
-            if progress:
-                progress(done, report.total, artwork_id)
-        else:
-            todo.append((artwork_id, Path(path), fp))
+    todo, unchanged = plan_detection(items, store, force=force)
+    report.skipped = done = len(unchanged)
+    if progress:
+        for i, artwork_id in enumerate(unchanged, 1):
+            progress(i, report.total, artwork_id)
 
     last_flush = time.monotonic()
     try:
@@ -207,10 +243,33 @@ def _process(
     extractor: RegionFeatureExtractor,
     identity: dict[str, Any],
 ) -> None:
+    for r in compute_regions(loaded, detector, extractor):
+        store.put(r.artwork_id, r.fingerprint, r.boxes, r.scores, r.labels, r.features, r.whole,
+                  model=identity)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtworkRegions:
+    """One artwork's detection result, ready for :meth:`FeatureStore.put`."""
+
+    artwork_id: str
+    fingerprint: str
+    boxes: np.ndarray  # [n, 4] VOC convention, on the stored pixel grid
+    scores: np.ndarray
+    labels: list[str]
+    features: np.ndarray  # [n, dim]
+    whole: np.ndarray  # [dim]
+
+
+def compute_regions(loaded: Sequence[tuple[str, str, ModelImage]], detector: Detector,
+                    extractor: RegionFeatureExtractor) -> list[ArtworkRegions]:
+    """Detect and pool one batch of ``(artwork_id, fingerprint, image)``: the model work shared
+    by local runs and cluster workers, so both store the same thing."""
     images = [im.pixels for _, _, im in loaded]
     detections = detector.detect(images)
     feats = extractor.extract(images, [d.boxes for d in detections])
-    for (artwork_id, fp, im), det, (regions, whole) in zip(loaded, detections, feats):
-        # torchvision/OpenCV give 0-based edges; the store speaks VOC (the one boundary).
-        store.put(artwork_id, fp, edges_to_voc(im.to_stored(det.boxes)), det.scores, det.labels,
-                  regions, whole, model=identity)
+    # torchvision/OpenCV give 0-based edges; the store speaks VOC (the one boundary).
+    return [ArtworkRegions(artwork_id, fp, edges_to_voc(im.to_stored(det.boxes)),
+                           np.asarray(det.scores, np.float32), [str(x) for x in det.labels],
+                           np.asarray(regions), np.asarray(whole))
+            for (artwork_id, fp, im), det, (regions, whole) in zip(loaded, detections, feats)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_COLLECTION
+from tests.conftest import copy_sample
 
 WAVE = "images/hokusai_great_wave.jpg"
 VENUS = "images/botticelli_birth_of_venus.jpg"
@@ -34,7 +34,7 @@ def suggest_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("suggest") / "sample"
-    shutil.copytree(SAMPLE_COLLECTION, root, ignore=shutil.ignore_patterns(".artannot"))
+    copy_sample(root)
     with Catalog.open(root, refresh=True) as cat:
         extract_collection(cat)
         data_dir = cat.data_dir

@@ -93,7 +93,7 @@ def test_choosing_clip_ranks_the_box_with_clip_and_judgements_name_it(qtbot, sug
     second = ranked[1]
     click_phrase(panel, second)
     assert window.editor.annotation().regions[1].phrase == second.label
-    judged = [(j[2], j[3], j[5], j[6]) for j in window.catalog.judgements()]
+    judged = [(j[2], j[3], j[5], j[6]) for j in window.catalog.judgements.all()]
     assert judged == [(ranked[0].phrase, 1, 0, f"phrase:clip/{CLIP}"),
                       (second.phrase, 2, 1, f"phrase:clip/{CLIP}")]
 

@@ -29,7 +29,7 @@ def test_detect_artwork_shows_stored_proposals_and_records_judgements(qtbot, sug
     QTest.keyClick(canvas, Qt.Key.Key_Return)  # accept
     window.editor.select_indices([1])
     window.editor.delete_selected()  # reject (Del)
-    kinds = [(j[5], j[6]) for j in window.catalog.judgements()]
+    kinds = [(j[5], j[6]) for j in window.catalog.judgements.all()]
     assert kinds == [(1, "proposal:proposals"), (0, "proposal:proposals")]
 
     window.editor.label_selected("ignored")  # nothing selected after delete

@@ -94,7 +94,7 @@ def test_accepting_a_named_proposal_saves_its_phrase(qtbot, suggest_copy) -> Non
     accepted = window.editor.annotation().regions[0]
     assert accepted.source == "manual" and accepted.phrase == label
     assert canvas.items_list()[0].label_text() == label
-    judgement = window.catalog.judgements()[-1]
+    judgement = window.catalog.judgements.all()[-1]
     assert (judgement[2], judgement[5]) == (label, 1)  # the accepted pair, for training
     assert window.save()
     saved = read_voc(suggest_copy / "annotations" / "botticelli_birth_of_venus.xml")

@@ -40,7 +40,7 @@ def make_window(qtbot, root: Path, **settings) -> tuple[MainWindow, Prompts]:
     qtbot.addWidget(window)
     window.show()
     window.open_collection(root, wait=True)
-    qtbot.waitUntil(lambda: len(window.browser.model.rows) == 12, timeout=60_000)
+    qtbot.waitUntil(lambda: len(window.browser.model.rows) == 12 and not window.browser.loading(), timeout=60_000)
     window.editor.ask_label_on_create = False
     return window, prompts
 
@@ -94,6 +94,24 @@ def test_draw_three_label_undo_one_save_reopen_finds_two(qtbot, sample_copy: Pat
     show(qtbot, again, VENUS)
     assert [r.phrase for r in again.editor.annotation().regions] == ["scallop shell", "wind gods"]
     assert again.browser.model.rows[again.browser.model.row_of(VENUS)].n_regions == 2
+
+
+def test_save_updates_the_row_and_totals_without_a_recount(qtbot, sample_copy: Path) -> None:
+    from artannot.core.queue import collection_progress
+
+    window, _ = make_window(qtbot, sample_copy)
+    qtbot.waitUntil(lambda: "annotated" in window.queue.progress.text(), timeout=60_000)
+    show(qtbot, window, VENUS)
+    window.editor.start_box_with_label("goddess")
+    drag(window.editor.canvas(), (20, 20), (120, 220))
+    window.catalog.stats = None  # a save must not rescan the collection for its totals
+    assert window.save()
+    del window.catalog.stats
+    assert window.browser.model.rows[window.browser.model.row_of(VENUS)].n_regions == 1
+    assert "4/12 annotated" in window.browser.progress_label.text()
+    assert window.queue.progress.text() == collection_progress(window.catalog).text()
+    assert window.queue.progress.text().startswith("4/12 annotated")
+    discard_on_close(window, _)
 
 
 def test_navigation_keys_save_dirty_artwork(qtbot, sample_copy: Path) -> None:
@@ -226,17 +244,52 @@ def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy
     assert (window.catalog.data_dir / "vocab.json").exists()
 
 
+def test_first_listed_artwork_opens_once_indexed_and_next_unannotated(qtbot, sample_copy: Path) -> None:
+    window, _ = make_window(qtbot, sample_copy)
+    rows = window.browser.model.rows
+    qtbot.waitUntil(lambda: window.current_id == rows.id_at(0), timeout=10_000)  # rows came from a worker
+    window.next_unannotated()
+    expected = next(r.id for r in list(rows)[1:] if r.n_regions == 0)
+    qtbot.waitUntil(lambda: window.current_id == expected, timeout=10_000)
+
+
 def test_browser_sorts_by_clicked_column_and_filters(qtbot, sample_copy: Path) -> None:
     window, _ = make_window(qtbot, sample_copy)
     browser = window.browser
-    browser.sort_by_column(5)  # Regions: most boxes first
+    # The catalog is queried in a worker: each change shows its rows when the answer arrives.
+    with qtbot.waitSignal(browser.rowsLoaded, timeout=10_000):
+        browser.sort_by_column(5)  # Regions: most boxes first
     counts = [r.n_regions for r in browser.model.rows]
     assert counts == sorted(counts, reverse=True) and counts[0] == 7
-    browser.sort_by_column(3)  # Date
+    with qtbot.waitSignal(browser.rowsLoaded, timeout=10_000):
+        browser.sort_by_column(3)  # Date
     dates = [r.date.lower() for r in browser.model.rows]
     assert dates == sorted(dates)
-    browser.status_filter.setCurrentText("Annotated")
+    with qtbot.waitSignal(browser.rowsLoaded, timeout=10_000):
+        browser.status_filter.setCurrentText("Annotated")
     assert len(browser.model.rows) == 3
-    browser.search.setText("kanagawa")
-    browser.reload()
+    with qtbot.waitSignal(browser.rowsLoaded, timeout=10_000):
+        browser.search.setText("kanagawa")  # search as you type: debounced, then queried
     assert [r.id for r in browser.model.rows] == [WAVE]
+
+
+def test_results_arriving_after_close_are_dropped(qtbot, sample_copy: Path) -> None:
+    """A background job (indexing, phrases) that ends while the window closes must not touch
+    the closed catalog ("Cannot operate on a closed database")."""
+    from PySide6.QtWidgets import QApplication
+
+    window, prompts = make_window(qtbot, sample_copy, extract_phrases=True)
+    qtbot.waitUntil(lambda: bool(window._jobs), timeout=60_000)  # phrase extraction running
+    job = window._jobs[0]
+    discard_on_close(window, prompts)
+    window.close()
+    assert job.done.is_set() and window.catalog is None
+    window._phrases_done(SimpleReport())  # what a result queued before the close would do
+    window._indexing_done(SimpleReport())
+    QApplication.processEvents()
+
+
+class SimpleReport:
+    extracted = 3
+    added = updated = removed = errors = 0
+    seconds = 0.0

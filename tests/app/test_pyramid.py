@@ -58,3 +58,29 @@ def test_prefetch_fills_cache_and_open_is_immediate(qtbot, tmp_path):
     canvas.imageLoaded.connect(shown.append)
     canvas.set_image(path)
     assert shown == [4]  # from the cache, synchronously
+
+
+def test_preview_cache_evicts_least_recently_used_by_bytes():
+    from PySide6.QtGui import QImage
+
+    from artannot.app.pyramid import PreviewCache
+
+    def level(side: int) -> QImage:
+        return QImage(side, side, QImage.Format.Format_RGB32)  # side * side * 4 bytes
+
+    cache = PreviewCache(max_bytes=3 * 100 * 100 * 4)
+    for name in "abc":
+        cache.put((name,), level(100))
+    assert cache.get(("a",)) is not None  # "a" is now the most recently used
+    cache.put(("d",), level(100))
+    assert cache.get(("b",)) is None  # the least recently used went
+    assert all(cache.get((n,)) is not None for n in "acd")
+    cache.put(("e",), level(141))  # about two levels' worth: two more go
+    assert [n for n in "acde" if cache.get((n,)) is not None] == ["d", "e"]
+    assert cache.size_in_bytes() <= cache.max_bytes
+    cache.put(("huge",), level(200))  # larger than the whole budget: not cached, nothing lost
+    assert cache.get(("huge",)) is None
+    assert cache.get(("d",)) is not None and cache.get(("e",)) is not None
+    cache.put(None, level(10))  # no key (unreadable file): ignored
+    cache.clear()
+    assert cache.size_in_bytes() == 0 and cache.get(("d",)) is None

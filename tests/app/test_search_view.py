@@ -68,7 +68,7 @@ def test_search_opens_the_right_artwork_and_fills_the_basket(qtbot, suggest_copy
     basket.choose_path = lambda title, kind: tmp_path / "basket.csv"
     basket.export_list()
     assert (tmp_path / "basket.csv").read_text().splitlines()[0].startswith("order,kind,artwork_id")
-    from artannot.app.basket import BasketEntry
+    from artannot.core.basket import BasketEntry
 
     basket.add([BasketEntry("artwork", WAVE)])  # an annotated artwork: its VOC file is exported
     basket.choose_path = lambda title, kind: tmp_path / "voc"

@@ -4,8 +4,9 @@ and "no model yet" -> train one in the background."""
 # ruff: noqa: F811  (session fixtures imported from tests.app.suggestions_fixtures)
 from __future__ import annotations
 
-import time
+import threading
 
+from artannot.app import workers
 from tests.app.suggestions_fixtures import (  # noqa: F401
     WAVE,
     click_phrase,
@@ -37,9 +38,10 @@ def test_selecting_a_box_fills_panel_and_accepting_labels_it(qtbot, suggest_copy
     third = ranked[2]
     click_phrase(panel, third)
     assert window.editor.annotation().regions[1].phrase == third.label
-    judged = [(j[2], j[3], j[5], j[6].split(":")[0]) for j in window.catalog.judgements()]
+    judged = [(j[2], j[3], j[5], j[6].split(":")[0]) for j in window.catalog.judgements.all()]
     assert judged == [(ranked[0].phrase, 1, 0, "phrase"), (ranked[1].phrase, 2, 0, "phrase"),
                       (third.phrase, 3, 1, "phrase")]
+    assert len({j.time for j in window.catalog.judgements.all()}) == 1  # one click, one transaction
     discard_on_close(window, prompts)
 
 
@@ -66,7 +68,7 @@ def test_phrase_highlights_regions_and_click_annotates(qtbot, suggest_copy) -> N
     assert len(regions) == n + 1 and regions[-1].source == "manual"
     assert regions[-1].phrase == window.metadata.phrases()[0].text
     assert regions[-1].box == first.box.rounded()
-    assert window.catalog.judgements()[-1][6].startswith("region:")
+    assert window.catalog.judgements.all()[-1][6].startswith("region:")
 
     # A selected box keeps the old behaviour (label it) unless "find regions" mode is on.
     window.editor.select_indices([0])
@@ -84,21 +86,26 @@ def test_a_stale_answer_never_overwrites_a_newer_one(qtbot, suggest_copy, monkey
     service = window.suggestions.service
     slow_box = window.editor.annotation().regions[0].box
     real = service.phrases_for_box
+    asked, answer = threading.Event(), threading.Event()
 
     def slow_first(aid, box, phrases, **kw):
-        if box == slow_box:
-            time.sleep(1.5)  # the old question is answered last
+        if box == slow_box:  # the old question is answered only once the newer one has been
+            asked.set()
+            answer.wait(30)
         return real(aid, box, phrases, **kw)
 
     monkeypatch.setattr(service, "phrases_for_box", slow_first)
     shown = []
     window.suggestions.suggestionsShown.connect(lambda ms: shown.append(window.suggestions._shown.box))
     window.editor.select_indices([0])
+    old_job = window.suggestions._phrase_requests.current
+    qtbot.waitUntil(asked.is_set, timeout=30_000)
     window.editor.select_indices([2])
     newer = window.editor.annotation().regions[2].box
-    qtbot.waitUntil(lambda: shown == [newer], timeout=10_000)
-    qtbot.wait(2_000)  # the slow, cancelled request finishes meanwhile ...
-    assert shown == [newer]  # ... and is dropped
+    qtbot.waitUntil(lambda: shown == [newer], timeout=30_000)
+    answer.set()  # the cancelled request finishes now ...
+    qtbot.waitUntil(lambda: old_job.done.is_set() and old_job not in workers._live, timeout=30_000)
+    assert shown == [newer]  # ... and its answer was dropped
     assert window.suggestions._shown.box == newer
     discard_on_close(window, prompts)
 

@@ -7,16 +7,16 @@ import threading
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from artannot.app import workers
 from artannot.app.workers import JobControl, LatestOnly
 
 
 def _settle(job, qtbot) -> None:
-    assert job.done.wait(10)
-    for _ in range(5):  # deliver the queued result/finished signals
-        QApplication.processEvents()
-        qtbot.wait(10)
+    """Wait until the GUI thread has handled the job's last signal: ``finished`` takes it off
+    the live set, and its ``result`` was queued before it (an event, not a fixed pause)."""
+    qtbot.waitUntil(lambda: job.done.is_set() and job not in workers._live, timeout=10_000)
 
 
 def test_latest_only_drops_a_result_for_a_deleted_owner(qtbot) -> None:

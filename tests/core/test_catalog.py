@@ -79,6 +79,32 @@ def test_annotation_path_for_new_annotation(cat, sample_copy):
     assert cat.annotation_path("images/hokusai_great_wave.jpg").name == "hokusai_great_wave.xml"
 
 
+def test_annotation_path_when_two_images_share_a_stem(sample_copy):
+    # the stem look-up is an indexed column (was a LIKE scan); a shared stem keeps the folders
+    (sample_copy / "images" / "more").mkdir()
+    (sample_copy / "images" / "more" / "korin_rough_waves.jpg").write_bytes(jpeg())
+    with Catalog.open(sample_copy) as cat:
+        assert cat.annotation_path("images/more/korin_rough_waves.jpg").relative_to(sample_copy.resolve()) \
+            == Path("annotations/images/more/korin_rough_waves.xml")
+        assert cat.annotation_path("images/hokusai_great_wave.jpg").name == "hokusai_great_wave.xml"
+
+
+def test_old_catalog_gets_lookup_columns_in_place(sample_copy):
+    import sqlite3
+
+    Catalog.open(sample_copy).close()
+    db = sample_copy / ".artannot" / "catalog.sqlite"
+    with sqlite3.connect(db) as conn:  # a catalog made before the columns existed
+        for index in ("artworks_stem", "artworks_queue_unannotated", "artworks_queue_fewest_boxes"):
+            conn.execute(f"DROP INDEX {index}")
+        for col_name in ("stem", "labels", "n_phrases", "covered"):
+            conn.execute(f"ALTER TABLE artworks DROP COLUMN {col_name}")
+    with Catalog.open(sample_copy) as cat:
+        assert cat.stats().artworks == N_SAMPLE
+        assert cat.annotation_path("images/korin_rough_waves.jpg").name == "korin_rough_waves.xml"
+        assert cat._db.execute("SELECT count(*) FROM artworks WHERE stem IS NULL").fetchone()[0] == 0
+
+
 def test_missing_folder_is_catalog_error(tmp_path):
     with pytest.raises(CatalogError) as info:
         Catalog.open(tmp_path / "nope")
@@ -188,11 +214,48 @@ def test_phrases_round_trip_and_search(cat):
     assert cat.phrases(aid) == [] and cat.phrase_text_hash(aid) == "hash2"
 
 
-def test_judgements(cat):
-    cat.add_judgement("images/hokusai_great_wave.jpg", "1,1,10,10", "wave", 1, 0.9, True, "scan")
-    cat.add_judgement("images/hokusai_great_wave.jpg", "1,1,10,10", "boat", 2, 0.5, False)
-    j = cat.judgements()
+def test_artwork_pages_stream_every_artwork_in_id_order(cat):
+    """Issue 16: whole-collection passes read pages, not every record at once."""
+    whole = cat.artworks()
+    assert len(whole) == N_SAMPLE
+    for page in (1, 5, N_SAMPLE, 1000):
+        pages = list(cat.artwork_pages(page))
+        assert [a for p in pages for a in p] == whole
+        assert len(pages) == -(-N_SAMPLE // page) and all(len(p) <= page for p in pages)
+    # the extraction writes between pages: every artwork still comes exactly once, in order
+    seen = []
+    for p in cat.artwork_pages(5):
+        cat.store_phrases([(a.id, "h", [PhraseRecord("title", 0, 1, "x", "x")]) for a in p])
+        seen += [a.id for a in p]
+    assert seen == [a.id for a in whole]
+    with pytest.raises(ValueError, match="page"):
+        next(cat.artwork_pages(0))
+
+
+def test_bulk_phrase_lookups(cat):
+    a, b = "images/korin_rough_waves.jpg", "images/hokusai_great_wave.jpg"
+    recs = [PhraseRecord("description", 20, 38, "stylized ocean waves", "stylized ocean wave"),
+            PhraseRecord("title", 0, 11, "Rough Waves", "rough wave")]
+    cat.store_phrases([(b, "hb", [PhraseRecord("title", 0, 4, "Wave", "wave")]), (a, "ha", recs)])
+    cat.store_phrases([(b, "hb2", [PhraseRecord("title", 0, 5, "Great", "great"), *recs[::-1]])])
+    others = [f"missing/{i}.jpg" for i in range(1200)]  # more ids than one SQL statement takes
+    hashes = cat.phrase_hashes([*others, a, b, "images/vangogh_starry_night.jpg"])
+    assert hashes == {a: "ha", b: "hb2", "images/vangogh_starry_night.jpg": None}
+    by_id = cat.phrases_of([b, *others, a])
+    assert by_id == {a: recs, b: [PhraseRecord("title", 0, 5, "Great", "great"), *recs[::-1]]}
+    assert by_id == {k: v for k, v in cat.phrases_by_artwork().items() if k in (a, b)}
+    assert cat.phrases_of([]) == {} and cat.phrase_hashes([]) == {}
+
+
+def test_judgements_live_outside_the_cache(cat):
+    from artannot.core.judgements_store import Judgement
+
+    cat.judgements.add(Judgement("images/hokusai_great_wave.jpg", "1,1,10,10", "wave", 1, 0.9, True, "scan"))
+    cat.judgements.add(Judgement("images/hokusai_great_wave.jpg", "1,1,10,10", "boat", 2, 0.5, False))
+    j = cat.judgements.all()
     assert [(r[2], r[5]) for r in j] == [("wave", 1), ("boat", 0)]
+    assert cat.judgements.path == cat.root / "annotations" / "judgements.sqlite"
+    assert not cat.judgements.path.is_relative_to(cat.data_dir)
 
 
 def test_record_annotation(cat, sample_copy):
@@ -442,10 +505,13 @@ def test_thumbnails_cached_and_invalidated(cat, sample_copy):
     assert cat.image_size(aid) == (100, 50)
 
 
-def test_schema_version_mismatch_rebuilds(sample_copy):
+def test_schema_version_mismatch_rebuilds_and_keeps_judgements(sample_copy):
     import sqlite3
 
-    Catalog.open(sample_copy).close()
+    from artannot.core.judgements_store import Judgement
+
+    with Catalog.open(sample_copy) as cat:
+        cat.judgements.add(Judgement("images/hokusai_great_wave.jpg", "1,1,10,10", "wave", 1, 0.9, True, "m"))
     db = sample_copy / ".artannot" / "catalog.sqlite"
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA user_version=999")
@@ -453,6 +519,7 @@ def test_schema_version_mismatch_rebuilds(sample_copy):
     conn.close()
     with Catalog.open(sample_copy) as cat:
         assert cat.stats().artworks == N_SAMPLE
+        assert [(j.phrase, j.accepted) for j in cat.judgements.all()] == [("wave", True)]
 
 
 def test_corrupt_catalog_is_set_aside_and_rebuilt(sample_copy):
@@ -477,3 +544,22 @@ def test_unopenable_catalog_is_clear_error(sample_copy, monkeypatch):
         Catalog.open(sample_copy)
     assert info.value.code == "E401" and "locked" in str(info.value) and "catalog.sqlite" in str(info.value)
     assert not list((sample_copy / ".artannot").glob("catalog.corrupt-*"))
+
+
+def test_symlink_loops_duplicate_names_and_unreadable_files_are_listed_not_fatal(tmp_path):
+    """Bad input at scale (issue 16): a folder that links back to itself, the same file name in
+    two folders, an unreadable image: indexed with the problems listed, no crash, no hang."""
+    root = tmp_path / "c"
+    (root / "images" / "sub").mkdir(parents=True)
+    (root / "images" / "a.jpg").write_bytes(jpeg())
+    (root / "images" / "sub" / "a.jpg").write_bytes(jpeg(color=(200, 10, 10)))
+    (root / "images" / "sub" / "up").symlink_to("..")  # a loop
+    (root / "images" / "self").symlink_to(root)  # another loop
+    (root / "images" / "broken.jpg").write_bytes(b"not a jpeg")
+    (root / "images" / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    with Catalog.open(root) as cat:
+        ids = set(cat.artwork_ids())
+        assert {"images/a.jpg", "images/sub/a.jpg", "images/broken.jpg"} <= ids
+        assert not any("/up/" in i or i.startswith("images/self/") for i in ids)
+        assert any(path == "images/broken.jpg" for path, _, _ in cat.errors())
+        assert cat.annotation_path("images/a.jpg") != cat.annotation_path("images/sub/a.jpg")

@@ -89,3 +89,95 @@ def test_collection_search_equals_exhaustive(tmp_path):
     cs.save(tmp_path / "cs")
     back = CollectionSearch.load(sug, tmp_path / "cs")
     assert back.search("red circle", top_k=5) == hits
+
+
+@pytest.mark.parametrize("kind", ["flat", "IVF8,Flat"])
+def test_index_updated_in_place_equals_exhaustive(kind, tmp_path):
+    """Adding and removing fragments (a re-detected artwork) without a rebuild: results are
+    those of exact scoring over the live fragments, also after saving deltas and loading."""
+    vecs = _unit(1500, 32)
+    q = _unit(20, 32, seed=1)
+    idx = FragmentIndex.build(vecs, kind=kind)
+    idx.set_nprobe(8)
+    idx.save(tmp_path / "i")
+    gone = np.arange(0, 1500, 7)
+    idx.remove(gone)
+    new_ids = idx.add(_unit(300, 32, seed=2))
+    assert new_ids.tolist() == list(range(1500, 1800)) and idx.live == 1800 - len(gone)
+    s, ids = idx.search(q, 10, shortlist=1800)
+    es, eids = idx.exhaustive(q, 10)
+    assert agreement(ids, eids) == 1.0 and not np.isin(ids, gone).any()
+    assert (eids >= 1500).any()  # some new fragments rank in the top 10
+    idx.save_delta(tmp_path / "i")
+    assert len(list((tmp_path / "i").glob("delta-*.npy"))) == 1
+    back = FragmentIndex.load(tmp_path / "i")
+    back.set_nprobe(8)
+    assert np.array_equal(back.search(q, 10, shortlist=1800)[1], ids)
+    back.remove([1500])
+    back.add(_unit(5, 32, seed=3))
+    back.save(tmp_path / "i")  # a full save folds the deltas into the base
+    assert not list((tmp_path / "i").glob("delta-*.npy"))
+    again = FragmentIndex.load(tmp_path / "i")
+    assert len(again) == 1805 and again.live == back.live and bool(again.dead[1500])
+
+
+def test_needs_rebuild_when_many_fragments_died():
+    idx = FragmentIndex.build(_unit(8000, 8), kind="flat")
+    assert not idx.needs_rebuild()
+    idx.remove(np.arange(1000))
+    assert not idx.needs_rebuild()
+    idx.remove(np.arange(1000, 2100))
+    assert idx.needs_rebuild()
+
+
+def test_collection_search_updated_per_artwork_equals_a_rebuild(tmp_path):
+    sug = _suggester()
+    rng = np.random.default_rng(3)
+
+    def item(name: str) -> ArtworkItem:
+        return ArtworkItem(name, rng.normal(size=(int(rng.integers(1, 6)), 6)).astype(np.float32), [])
+
+    items = {f"a{i}": item(f"a{i}") for i in range(40)}
+    cs = CollectionSearch.build(sug, list(items.values()))
+    cs.save(tmp_path / "cs")
+    redone = {a: item(a) for a in ("a3", "a17")}  # detected again: new regions
+    added = {"b1": item("b1")}
+    cs.remove_artworks([*redone, "a30"])
+    cs.add_items([*redone.values(), *added.values()])
+    del items["a30"]
+    items.update(redone)
+    items.update(added)
+    fresh = CollectionSearch.build(sug, list(items.values()))
+    for phrase in ("red circle", "blue square", "green triangle"):
+        want = [(h.artwork_id, h.region) for h in fresh.search(phrase, top_k=8)]
+        assert [(h.artwork_id, h.region) for h in cs.search(phrase, top_k=8)] == want
+    assert cs.artworks() == set(items)
+    cs.save_delta(tmp_path / "cs")
+    back = CollectionSearch.load(sug, tmp_path / "cs")
+    assert [(h.artwork_id, h.region) for h in back.search("red circle", top_k=8)] == \
+        [(h.artwork_id, h.region) for h in fresh.search("red circle", top_k=8)]
+
+
+def test_streamed_build_equals_in_memory_and_is_not_written_twice(tmp_path):
+    import os
+
+    sug = _suggester()
+    rng = np.random.default_rng(5)
+    items = [ArtworkItem(f"a{i}", rng.normal(size=(int(rng.integers(1, 6)), 6)).astype(np.float32), [])
+             for i in range(30)]
+    mem = CollectionSearch.build(sug, items)
+    d = tmp_path / "cs"
+    seen = []
+    disk = CollectionSearch.build(sug, items, directory=d, progress=lambda i, n: seen.append((i, n)))
+    assert seen[-1] == (30, 30) and isinstance(disk.index.vectors.chunks[0], np.memmap)
+    inode = os.stat(d / "vectors.npy").st_ino
+    disk.save(d)
+    assert os.stat(d / "vectors.npy").st_ino == inode  # written once, while embedding
+    back = CollectionSearch.load(sug, d)
+    for phrase in ("red circle", "blue square"):
+        assert [(h.artwork_id, h.region) for h in back.search(phrase, top_k=6)] == \
+            [(h.artwork_id, h.region) for h in mem.search(phrase, top_k=6)]
+    from artannot.core.errors import ArtannotError
+
+    with pytest.raises(ArtannotError, match="cancelled"):
+        CollectionSearch.build(sug, items, directory=tmp_path / "stop", should_stop=lambda: True)

@@ -10,6 +10,7 @@ import pytest
 
 from artannot.core import queue
 from artannot.core.geometry import Box
+from artannot.core.judgements_store import Judgement
 from artannot.retrieval.collection_training import collection_dataset
 from artannot.retrieval.judgements import box_key, judgement_report, parse_box_key, stored_index
 from artannot.retrieval.service import SuggestionService
@@ -77,16 +78,16 @@ def test_judgements_report_and_training_pairs(service, suggest_copy) -> None:
     svc, cat = service
     box = svc.regions(WAVE).box_list()[2]
     assert parse_box_key(box_key(box)) == box
-    cat.add_judgement(WAVE, box_key(box), "towering blue wave", 1, 0.5, True, "phrase:scan/best.pt")
-    cat.add_judgement(WAVE, box_key(box), "mount fuji", 1, 0.4, False, "phrase:scan/best.pt")
-    cat.add_judgement(WAVE, box_key(box), "mount fuji", 3, 0.3, True, "phrase:scan/best.pt")
-    cat.add_judgement(WAVE, box_key(box), "", 0, 0.9, False, "proposal:proposals")
-    report = {r.kind: r for r in judgement_report(cat.judgements())}
+    cat.judgements.add(Judgement(WAVE, box_key(box), "towering blue wave", 1, 0.5, True, "phrase:scan/best.pt"))
+    cat.judgements.add(Judgement(WAVE, box_key(box), "mount fuji", 1, 0.4, False, "phrase:scan/best.pt"))
+    cat.judgements.add(Judgement(WAVE, box_key(box), "mount fuji", 3, 0.3, True, "phrase:scan/best.pt"))
+    cat.judgements.add(Judgement(WAVE, box_key(box), "", 0, 0.9, False, "proposal:proposals"))
+    report = {r.kind: r for r in judgement_report(cat.judgements.all())}
     assert report["phrase"].lists == 2 and report["phrase"].top1 == 0.5 and report["phrase"].top5 == 1.0
     assert report["proposal"].rejected == 1
     drawn = Box(4, 4, 61, 47)  # a curator's own box: no stored region is within a pixel of it
     assert stored_index(svc.regions(WAVE), drawn) is None
-    cat.add_judgement(WAVE, box_key(drawn), "Signature  Inscription", 2, 0.2, True, "phrase:scan/best.pt")
+    cat.judgements.add(Judgement(WAVE, box_key(drawn), "Signature  Inscription", 2, 0.2, True, "phrase:scan/best.pt"))
     plain = collection_dataset(suggest_copy, min_phrase_count=1)
     extra = collection_dataset(suggest_copy, min_phrase_count=1, use_judgements=True)
     assert len(extra) == len(plain) + 3
@@ -127,3 +128,29 @@ def test_training_names_the_artworks_without_features(suggest_copy) -> None:
     assert r.exit_code == 0, r.output
     assert "1 artwork(s) have no readable region features" in r.output
     assert "images/late_addition.jpg" in r.output
+
+
+def test_collection_search_follows_a_redetection_without_a_rebuild(service, suggest_copy) -> None:
+    """Ctrl+R on one artwork replaces its fragments in the cached index (a delta file), and
+    the results equal those of an index built from scratch."""
+    from artannot.vision.feature_store import FeatureStore
+
+    svc, cat = service
+    phrase = cat.phrases(WAVE)[0].norm
+    svc.search(phrase, top_k=10)
+    (search_dir,) = [p.parent for p in (cat.data_dir / "search").glob("*/keys.json")]
+    with FeatureStore(svc.store_dir) as store:  # the artwork detected again: other regions
+        rs = store.get(WAVE)
+        k = len(rs) // 2
+        store.put(WAVE, "redetected", rs.boxes[:k], rs.scores[:k], rs.labels[:k],
+                  np.asarray(rs.features[::-1][:k]), np.asarray(rs.whole_image_feature))
+    svc.reload()
+    updated = [(f.artwork_id, f.region, round(f.score, 4)) for f in svc.search(phrase, top_k=20)]
+    assert list(search_dir.glob("delta-*.npy")) and (search_dir / "keys.json").is_file()
+    cs = svc.search_index()
+    assert sum(1 for a, _ in (cs.keys[i] for i in range(len(cs.keys)) if not cs.index.dead[i])
+               if a == WAVE) == k
+    shutil.rmtree(cat.data_dir / "search")
+    fresh = SuggestionService(suggest_copy, cat.data_dir)
+    assert [(f.artwork_id, f.region, round(f.score, 4)) for f in fresh.search(phrase, top_k=20)] == updated
+    fresh.close()

@@ -4,11 +4,13 @@ catalog has its own integration test)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from artannot.core.model import Artwork, PhraseRecord
-from artannot.text.collection import extract_collection
+from artannot.text.collection import artwork_text, extract_collection
+from artannot.text.karpathy import CaptionImage, sentences_for, write_caption_data
 from artannot.text.phrases import PhraseExtractor, PhraseOptions
 from artannot.text.vocab import PhraseVocab, WordVocab
 
@@ -25,8 +27,19 @@ class FakeCatalog:
     def artworks(self) -> list[Artwork]:
         return list(self._artworks)
 
-    def phrase_text_hash(self, artwork_id: str) -> str | None:
-        return self._phrases[artwork_id][0] if artwork_id in self._phrases else None
+    def count(self) -> int:
+        return len(self._artworks)
+
+    def artwork_pages(self, page: int = 2000) -> Iterator[list[Artwork]]:
+        ordered = sorted(self._artworks, key=lambda a: a.id)
+        for i in range(0, len(ordered), page):
+            yield ordered[i:i + page]
+
+    def phrase_hashes(self, artwork_ids: Sequence[str]) -> dict[str, str | None]:
+        return {a: self._phrases[a][0] for a in artwork_ids if a in self._phrases}
+
+    def phrases_of(self, artwork_ids: Sequence[str]) -> dict[str, list[PhraseRecord]]:
+        return {a: list(self._phrases[a][1]) for a in artwork_ids if a in self._phrases}
 
     def store_phrases(self, items: Sequence[tuple[str, str, Sequence[PhraseRecord]]]) -> None:
         self.transactions += 1
@@ -36,9 +49,6 @@ class FakeCatalog:
 
     def phrases(self, artwork_id: str) -> list[PhraseRecord]:
         return list(self._phrases.get(artwork_id, ("", []))[1])
-
-    def phrases_by_artwork(self) -> dict[str, list[PhraseRecord]]:
-        return {a: list(recs) for a, (_, recs) in self._phrases.items()}
 
     def splits(self) -> dict[str, str | None]:
         return dict(self._splits)
@@ -131,3 +141,65 @@ def test_resume_and_reextract_only_changed(tmp_path: Path, sample: dict, extract
     only_titles = extract_collection(cat, maximal, fields=["title"])
     assert only_titles.extracted == len(arts) - 1  # "empty.jpg" has no title either way
     assert all(p.field == "title" for a in arts for p in cat.phrases(a.id))
+
+
+def _outputs(cat: FakeCatalog) -> dict[str, object]:
+    files = {name: (cat.data_dir / name).read_bytes() for name in ("vocab.json", "word_vocab.json",
+                                                                    "caption_data.json")}
+    return {**files, "phrases": dict(cat._phrases), "splits": cat.splits()}
+
+
+def _in_memory_reference(cat: FakeCatalog, tmp_path: Path, min_count: int) -> dict[str, object]:
+    """What the pre-streaming implementation produced: every record and phrase list in memory."""
+    splits = cat.splits()
+    arts = sorted(cat.artworks(), key=lambda a: a.id)
+    seqs = {a.id: [p.norm for p in cat.phrases(a.id)] for a in arts}
+    train = [seqs[a.id] for a in arts if splits[a.id] == "train"]
+    ref = tmp_path / "reference"
+    PhraseVocab.build(train, min_count=min_count).save(ref / "vocab.json")
+    WordVocab.build(train, min_count=2).save(ref / "word_vocab.json")
+    write_caption_data(ref / "caption_data.json", [
+        CaptionImage(a.image_path.name, splits[a.id], sentences_for(artwork_text(a), cat.phrases(a.id)), a.id,
+                     {"relpath": a.id, "phrases": seqs[a.id]})
+        for a in arts
+    ])
+    return {name: (ref / name).read_bytes() for name in ("vocab.json", "word_vocab.json", "caption_data.json")}
+
+
+def test_page_size_changes_nothing(tmp_path: Path, sample: dict, extractor: PhraseExtractor) -> None:
+    """Issue 16: the collection is streamed page by page; pages of 3 artworks (changed and
+    unchanged ones mixed within and across pages) give the bytes of the default page size and of
+    the in-memory implementation it replaced."""
+    arts = {page: _collection(sample) for page in (3, 2000)}
+    cats = {page: FakeCatalog(tmp_path / str(page), arts[page]) for page in arts}
+    reports = {page: extract_collection(cats[page], extractor, min_count=2, page=page) for page in cats}
+    assert _outputs(cats[3]) == _outputs(cats[2000])
+    unpathed = {"vocab_path": None, "word_vocab_path": None, "caption_path": None}
+    assert replace(reports[3], **unpathed) == replace(reports[2000], **unpathed)
+    reference = _in_memory_reference(cats[3], tmp_path, min_count=2)
+    assert {k: v for k, v in _outputs(cats[3]).items() if k in reference} == reference
+
+    # a second run after edits: a few changed artworks among unchanged ones, on several pages
+    edits = dict(zip((1, 5, 6, len(arts[3]) - 2), ("horse", "lotus", "dragon", "crane")))
+    for page in cats:
+        for i, noun in edits.items():
+            arts[page][i].fields["description"] = f"A small bronze {noun}. A gilded {noun}."
+    reports = {page: extract_collection(cats[page], extractor, min_count=2, page=page) for page in cats}
+    assert reports[3].extracted == reports[2000].extracted == 4
+    assert reports[3].unchanged == reports[2000].unchanged == len(arts[3]) - 4
+    assert reports[3].coverage == reports[2000].coverage and reports[3].phrase_types == reports[2000].phrase_types
+    assert _outputs(cats[3]) == _outputs(cats[2000])
+    for i, a in enumerate(arts[3]):  # each artwork's phrases stored under it, not a neighbour's
+        texts = dict(artwork_text(a))
+        assert all(texts[p.field][p.start:p.end] == p.text for p in cats[3].phrases(a.id))
+        if i in edits:
+            assert f"gilded {edits[i]}" in [p.norm for p in cats[3].phrases(a.id)]
+    reference = _in_memory_reference(cats[3], tmp_path, min_count=2)
+    assert {k: v for k, v in _outputs(cats[3]).items() if k in reference} == reference
+    # the report's statistics are those of whole lists
+    splits = cats[3].splits()
+    vocab = PhraseVocab.load(reports[3].vocab_path)
+    test_seqs = [[p.norm for p in cats[3].phrases(a)] for a, s in splits.items() if s == "test"]
+    assert {k: reports[3].coverage["test"][k] for k in vocab.coverage(test_seqs)} == vocab.coverage(test_seqs)
+    every = [p.norm for a in splits for p in cats[3].phrases(a)]
+    assert reports[3].phrase_occurrences == len(every) and reports[3].phrase_types == len(set(every))

@@ -74,3 +74,43 @@ def test_malformed_or_unreadable_files_raise(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(MetadataError, match="cannot read"):
         read_karpathy(folder)
+
+
+def test_caption_data_streams_from_a_generator_with_the_bytes_of_one_json_dump(tmp_path: Path) -> None:
+    """Issue 16: images are written one by one, yet the file is what ``json.dumps`` of the
+    whole structure gives (compact, non-ASCII kept), so files written before are unchanged."""
+    def images():
+        yield CaptionImage("wave.jpg", "train", sentences_for([("d", "A wave. Two boats.")], [
+            PhraseRecord("d", 2, 6, "wave", "wave")]), "ukiyoe/wave.jpg", {"relpath": "ukiyoe/wave.jpg"})
+        yield CaptionImage("kōrin.jpg", None, [], "kōrin.jpg")
+        yield CaptionImage("fuji.jpg", "val", sentences_for([("t", "Fuji \"red\".")], []), "fuji.jpg")
+
+    expected, sentid = [], 0
+    for imgid, img in enumerate(images()):
+        sents = [{"raw": s.raw, "tokens": s.tokens, "phrases": s.phrases, "field": s.field,
+                  "imgid": imgid, "sentid": sentid + k} for k, s in enumerate(img.sentences)]
+        sentid += len(sents)
+        expected.append({**img.extra, "filename": img.filename, "filepath": img.split or "",
+                         "split": img.split or "", "sentences": sents,
+                         "sentids": [s["sentid"] for s in sents], "imgid": imgid, "artwork_id": img.artwork_id})
+    path = tmp_path / "caption_data.json"
+    write_caption_data(path, images())
+    assert path.read_bytes() == json.dumps({"dataset": "artannot", "images": expected}, ensure_ascii=False,
+                                           separators=(",", ":")).encode("utf-8")
+    write_caption_data(path, iter(()), dataset="empty")
+    assert path.read_bytes() == b'{"dataset":"empty","images":[]}'
+    assert [p.name for p in tmp_path.iterdir()] == ["caption_data.json"]  # no temp file left
+
+
+def test_a_failing_generator_leaves_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "caption_data.json"
+    write_caption_data(path, [CaptionImage("a.jpg", "train", [], "a.jpg")])
+    before = path.read_bytes()
+
+    def broken():
+        yield CaptionImage("b.jpg", "train", [], "b.jpg")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_caption_data(path, broken())
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["caption_data.json"]

@@ -127,6 +127,28 @@ def test_phrase_vectors_embed_each_phrase_once_and_persist(tmp_path):
         again.lookup(["green triangle"])
 
 
+def test_phrases_typed_one_by_one_never_copy_the_table(tmp_path):
+    """An unseen phrase is read from its own small chunk; the big matrix is rebuilt only once
+    the new ones add up to an eighth of it (was: a full copy per typed phrase)."""
+    from tests.retrieval.fake_vectors import word_sum_embed
+
+    embed = word_sum_embed(8)
+    pv = PhraseVectors("fake", 8, embed)
+    known = [f"word{i} thing" for i in range(9000)]
+    pv.ensure(known)
+    base = pv.lookup(known[:5])
+    folded = pv._matrix
+    typed = [f"typed{i} phrase" for i in range(40)]
+    for i, p in enumerate(typed):
+        v = pv.lookup([known[3], p])
+        assert np.allclose(v[0], base[3]) and np.allclose(v[1], embed([p])[0], atol=1e-3)
+        assert pv._matrix is folded  # no copy of the 9,000-row table per typed phrase
+    many = [f"more{i} phrase" for i in range(1200)]
+    pv.lookup(many)
+    assert pv.lookup(["more5 phrase"]).shape == (1, 8) and pv._matrix is not folded  # folded once
+    assert np.allclose(pv.lookup(typed), embed(typed), atol=1e-3)
+
+
 def test_damaged_cache_is_rebuilt_not_fatal(tmp_path):
     from tests.retrieval.fake_vectors import word_sum_embed
 

@@ -170,3 +170,124 @@ def test_an_artwork_whose_shard_is_missing_is_recomputed(tmp_path: Path) -> None
     shard.unlink()
     again = FeatureStore(tmp_path / "fs", readonly=True)
     assert not again.has(gone, "1:1") and again.has({"a.jpg": "b.jpg", "b.jpg": "a.jpg"}[gone], "1:1")
+
+
+def _shard_files(path: Path) -> set[str]:
+    return {f.name.split(".")[0] for f in (path / "shards").glob("*.npy")}
+
+
+def test_compaction_merges_small_shards_and_frees_replaced_rows(tmp_path: Path) -> None:
+    """One flush per Ctrl+R leaves one tiny shard per artwork, and a re-detected artwork's old
+    rows are never freed: compaction merges them and everything reads back the same."""
+    path = tmp_path / "fs"
+    expected = {}
+    with FeatureStore(path, dim=8) as store:
+        for i in range(40):
+            expected[f"a{i}.jpg"] = _put(store, f"a{i}.jpg", n=1 + i % 4, seed=i)
+            store.flush()
+        for i in range(0, 40, 3):  # detected again: the first version's rows are dead
+            expected[f"a{i}.jpg"] = _put(store, f"a{i}.jpg", n=2, seed=100 + i, fp="2:2")
+            store.flush()
+        assert len(_shard_files(path)) == 54 and len(store.small_shards()) == 54
+        merged = store.compact(max_rows=40)
+        assert merged == 54
+        assert len(_shard_files(path)) == len(store._db.execute("SELECT name FROM shards").fetchall()) == 3
+        for aid, feats in expected.items():
+            np.testing.assert_allclose(store.get(aid).features, feats, atol=1e-3)
+            np.testing.assert_allclose(store.get(aid).whole_image_feature, feats.mean(0), atol=1e-3)
+            assert store.has(aid)
+        assert store.has("a3.jpg", "2:2") and not store.has("a3.jpg", "1:1")
+    again = FeatureStore(path, readonly=True)
+    assert len(again) == 40
+    for aid, feats in expected.items():
+        np.testing.assert_allclose(again.get(aid).features, feats, atol=1e-3)
+
+
+def test_writer_compacts_on_close_once_small_shards_pile_up(tmp_path: Path) -> None:
+    path = tmp_path / "fs"
+    with FeatureStore(path, dim=8) as store:
+        for i in range(15):
+            _put(store, f"a{i}.jpg", seed=i)
+            store.flush()
+    assert len(_shard_files(path)) == 15  # below the threshold: left alone
+    with FeatureStore(path, dim=8) as store:
+        _put(store, "a15.jpg", seed=15)
+    assert len(_shard_files(path)) == 1
+    with FeatureStore(path, readonly=True) as store:
+        assert len(store) == 16 and all(store.get(a).features.shape == (3, 8) for a in store.ids())
+
+
+def test_killed_during_compaction_loses_nothing(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "fs"
+    store = FeatureStore(path, dim=8)
+    expected = {f"a{i}.jpg": _put(store, f"a{i}.jpg", seed=i) for i in range(5)}
+    for aid in list(expected):
+        store.flush()
+        _put(store, aid, seed=int(aid[1]))  # re-put the same data after each flush: more shards
+    store.flush()
+    before = _shard_files(path)
+
+    class Boom(Exception):
+        pass
+
+    def die(*args, **kwargs):  # killed after the merged shard was written, before the move
+        raise Boom()
+
+    monkeypatch.setattr(store, "_db", _Proxy(store._db, executemany=die))
+    with pytest.raises(Boom):
+        store.compact()
+    monkeypatch.undo()
+    store._db.close()
+    assert _shard_files(path) > before  # the merged shard is an orphan; old shards are intact
+    with FeatureStore(path, dim=8) as again:  # a writer opens: the orphan goes
+        assert _shard_files(path) == before
+        for aid, feats in expected.items():
+            np.testing.assert_allclose(again.get(aid).features, feats, atol=1e-3)
+
+
+def test_reader_follows_rows_moved_by_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "fs"
+    with FeatureStore(path, dim=8) as store:
+        feats = _put(store, "a.jpg")
+        store.flush()
+        _put(store, "b.jpg", seed=1)
+        store.flush()
+    reader = FeatureStore(path, readonly=True)
+    assert reader.has("a.jpg")
+    with FeatureStore(path, dim=8) as writer:
+        assert writer.compact() == 2
+    np.testing.assert_allclose(reader.get("a.jpg").features, feats, atol=1e-3)  # new shard
+    reader.close()
+
+
+def test_training_reads_regions_by_reference(tmp_path: Path) -> None:
+    """SCAN's dataset holds references, not copies (9 GB at 100k artworks): each batch reads
+    its rows from the shards, also after a writer compacted them away."""
+    from types import SimpleNamespace
+
+    from artannot.retrieval.data import dataset_from_stores, pad_features
+    from artannot.vision.feature_store import RegionRef
+
+    path = tmp_path / "fs"
+    with FeatureStore(path, dim=8) as store:
+        expected = {}
+        for i in range(6):
+            expected[f"a{i}.jpg"] = _put(store, f"a{i}.jpg", n=2 + i % 3, seed=i)
+            store.flush()
+    catalog = SimpleNamespace(
+        artworks=lambda: [SimpleNamespace(id=a, split="train", fields={}) for a in [*expected, "missing.jpg"]],
+        phrases=lambda aid: [SimpleNamespace(norm="blue wave", field="d"), SimpleNamespace(norm="boat", field="d")])
+    with FeatureStore(path, readonly=True) as store:
+        ds = dataset_from_stores(catalog, store, min_phrase_count=1)
+    assert ds.without_features == ["missing.jpg"] and ds.feature_dim == 8
+    assert all(isinstance(it.features, RegionRef) for it in ds.items)
+    feats, mask = pad_features([it.features for it in ds.items])
+    for b, it in enumerate(ds.items):
+        np.testing.assert_allclose(feats[b, :len(it.features)].numpy(), expected[it.id], atol=1e-3)
+        assert int(mask[b].sum()) == len(expected[it.id])
+    with FeatureStore(path, dim=8) as writer:
+        assert writer.compact() == 6  # the referenced shard files are gone now
+    from artannot.vision import feature_store
+
+    feature_store._shard_map.cache_clear()
+    np.testing.assert_allclose(np.asarray(ds.items[0].features), expected[ds.items[0].id], atol=1e-3)

@@ -7,7 +7,6 @@ collection.  Box conversions go through :class:`artannot.core.geometry.Box` only
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from artannot.core.errors import ArtannotError
 from artannot.core.geometry import Box
 from artannot.core.model import Region
-from artannot.core.voc import new_annotation, save_voc
+from artannot.core.safe_io import write_all
+from artannot.core.safe_json import read_untrusted_json
+from artannot.core.safe_xml import xml_text_problem
+from artannot.core.voc import VocValidationError, new_annotation, validate, voc_bytes
 
 if TYPE_CHECKING:
     from artannot.core.catalog import Catalog
@@ -40,9 +42,12 @@ class ImportReport:
     written: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (item, why)
     boxes: int = 0
+    approximated: list[str] = field(default_factory=list)  # shapes imported as their bounding box
 
     def lines(self) -> list[str]:
         out = [f"wrote {len(self.written)} annotation file(s) with {self.boxes} box(es)"]
+        if self.approximated:
+            out.append(f"  {len(self.approximated)} non-rectangular shape(s) imported as their bounding box")
         out += [f"  wrote {p}" for p in self.written]
         out += [f"  skipped {item}: {why}" for item, why in self.skipped]
         return out
@@ -66,23 +71,43 @@ class ExportReport:
 
 def load_json(path: Path) -> Any:
     """JSON from ``path`` (BOM tolerated); any problem is an :class:`InteropError` naming the file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InteropError(f"cannot read: {exc.strerror or exc}", path) from exc
-    try:
-        return json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise InteropError(f"not UTF-8 text: {exc}", path) from exc
-    except json.JSONDecodeError as exc:
-        raise InteropError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path) from exc
+    return read_untrusted_json(path, error=InteropError)
 
 
 def number(value: Any, what: str, path: Path | str) -> float:
-    """A finite number (bools refused: JSON ``true`` is not a coordinate)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """A finite number (bools refused: JSON ``true`` is not a coordinate; ``10**400`` is no float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InteropError(f"{what} must be a number, got {value!r}", path)
-    return float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise InteropError(f"{what} is too large ({len(str(value))} digits)", path) from None
+    if not math.isfinite(result):
+        raise InteropError(f"{what} must be a finite number, got {value!r}", path)
+    return result
+
+
+# Largest image side accepted from a file (a 2 gigapixel-wide scan still fits).
+MAX_DIMENSION = 1 << 31
+
+
+def dimension(value: Any, what: str, path: Path | str) -> int:
+    """An image width or height: a positive integer no larger than :data:`MAX_DIMENSION`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_DIMENSION:
+        shown = f"{len(str(value))}-digit number" if isinstance(value, int) and value > MAX_DIMENSION else repr(value)
+        raise InteropError(f"{what} must be a positive integer up to {MAX_DIMENSION}, got {shown}", path)
+    return value
+
+
+def label(value: Any, what: str, path: Path | str) -> str:
+    """A phrase (or other text) headed for a VOC file: XML must be able to hold it, so control
+    characters and lone surrogates are refused here instead of failing at save time."""
+    if not isinstance(value, str):
+        raise InteropError(f"{what} must be text, got {type(value).__name__}", path)
+    problem = xml_text_problem(value)
+    if problem:
+        raise InteropError(f"{what}: label {value.encode('ascii', 'backslashreplace').decode()!r} {problem}", path)
+    return value.strip()
 
 
 def require(obj: Any, key: str, kind: type | tuple[type, ...], what: str, path: Path | str) -> Any:
@@ -106,6 +131,9 @@ def check_edges(edges: tuple[float, float, float, float], width: int, height: in
     """0-based edges ``(x0, y0, x1, y1)`` checked to be a non-empty box inside a ``width`` x
     ``height`` image; float noise at the border (within ``BORDER_TOLERANCE``) is clamped."""
     x0, y0, x1, y1 = edges
+    if not all(math.isfinite(v) for v in edges):
+        raise InteropError(f"{what} has a coordinate that is not a finite number ({x0:g},{y0:g} - {x1:g},{y1:g})",
+                           path)
     if x1 <= x0 or y1 <= y0:
         raise InteropError(f"{what} is empty or inverted (edges {x0:g},{y0:g} - {x1:g},{y1:g})", path)
     if width > 0 and height > 0:
@@ -153,7 +181,8 @@ class ArtworkIndex:
         for aid in self.ids:
             self._by_name.setdefault(PurePosixPath(aid).name, []).append(aid)
 
-    def find(self, name: str) -> str | None:
+    def find(self, name: str, *, by_name: bool = True) -> str | None:
+        """``by_name=False``: only an exact id or a path ending in one (no file-name guess)."""
         name = name.replace("\\", "/").removeprefix("./")
         if name in self.ids:
             return name
@@ -162,6 +191,8 @@ class ArtworkIndex:
             tail = "/".join(parts[i:])
             if tail in self.ids:
                 return tail
+        if not by_name:
+            return None
         hits = self._by_name.get(PurePosixPath(name).name, [])
         return hits[0] if len(hits) == 1 else None
 
@@ -176,8 +207,13 @@ def write_regions(
     report: ImportReport | None = None,
 ) -> ImportReport:
     """Write one VOC file per artwork (where the collection keeps it), never clobbering one
-    that exists unless ``overwrite`` (then the old file is kept as ``.bak``)."""
+    that exists unless ``overwrite`` (then the old file is kept as ``.bak``).
+
+    All or nothing: every document is built and checked, then :func:`write_all` stages them
+    all before replacing any, so a full disk or a failed rename never leaves half an import."""
     report = report or ImportReport()
+    files: dict[Path, bytes] = {}
+    boxes = 0
     for aid in sorted(found):
         regions = found[aid]
         if not regions:
@@ -190,10 +226,14 @@ def write_regions(
         width, height = catalog.image_size(aid)
         ann = new_annotation(catalog.root / aid, width, height)
         ann.regions = list(regions)
-        save_voc(ann, target, force=overwrite)
-        report.written.append(target)
-        report.boxes += len(regions)
-    if report.written:
+        problems = validate(ann)
+        if problems:
+            raise VocValidationError("; ".join(problems), target)
+        files[target] = voc_bytes(ann)
+        boxes += len(regions)
+    if files:
+        report.written += write_all(files)
+        report.boxes += boxes
         catalog.refresh()
     return report
 

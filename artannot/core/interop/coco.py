@@ -22,6 +22,8 @@ from artannot.core.interop.base import (
     InteropError,
     check_target,
     checked_xywh,
+    dimension,
+    label,
     load_json,
     number,
     require,
@@ -82,15 +84,13 @@ def from_coco(data: Any, path: Path | str = "<coco>") -> list[CocoImage]:
     names: dict[int, str] = {}
     for i, c in enumerate(cats):
         cid = require(c, "id", int, f"categories[{i}]", path)
-        names[cid] = str(require(c, "name", str, f"categories[{i}]", path))
+        names[cid] = label(require(c, "name", str, f"categories[{i}]", path), f"categories[{i}]", path)
     by_id: dict[int, CocoImage] = {}
     for i, im in enumerate(images):
         iid = require(im, "id", (int, str), f"images[{i}]", path)
         name = require(im, "file_name", str, f"images[{i}]", path)
-        w = require(im, "width", int, f"images[{i}]", path)
-        h = require(im, "height", int, f"images[{i}]", path)
-        if w <= 0 or h <= 0:
-            raise InteropError(f"images[{i}] ({name}) has size {w}x{h}", path)
+        w = dimension(require(im, "width", int, f"images[{i}]", path), f"images[{i}] ({name}) width", path)
+        h = dimension(require(im, "height", int, f"images[{i}]", path), f"images[{i}] ({name}) height", path)
         if iid in by_id:
             raise InteropError(f"images[{i}]: image id {iid!r} is used twice", path)
         by_id[iid] = CocoImage(name, w, h)
@@ -110,7 +110,7 @@ def from_coco(data: Any, path: Path | str = "<coco>") -> list[CocoImage]:
         box = checked_xywh((x, y, w, h), img.width, img.height, f"{what} bbox {bbox}", path)
         attrs = a.get("attributes") if isinstance(a.get("attributes"), dict) else {}
         img.regions.append(Region(
-            box=box, phrase=names[cid], pose=str(attrs.get("pose", "Unspecified")),
+            box=box, phrase=names[cid], pose=label(str(attrs.get("pose", "Unspecified")), f"{what} pose", path),
             truncated=bool(attrs.get("truncated", False)), difficult=bool(attrs.get("difficult", False)),
         ))
     return list(by_id.values())

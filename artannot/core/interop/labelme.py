@@ -7,6 +7,7 @@ spanning ``[i, i+1)``.  So the two corners of a rectangle are *edges*, converted
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -16,12 +17,15 @@ from artannot.core.interop.base import (
     ImportReport,
     InteropError,
     checked_box,
+    dimension,
+    label,
     load_json,
     number,
     require,
     write_regions,
 )
 from artannot.core.model import Region
+from artannot.core.safe_xml import xml_text_problem
 
 if TYPE_CHECKING:
     from artannot.core.catalog import Catalog
@@ -47,8 +51,8 @@ def from_labelme(data: Any, path: Path | str = "<labelme>", size: tuple[int, int
         image_path = Path(str(path)).stem
     width = data.get("imageWidth") or 0
     height = data.get("imageHeight") or 0
-    if not isinstance(width, int) or not isinstance(height, int) or width < 0 or height < 0:
-        raise InteropError(f"imageWidth/imageHeight must be positive integers, got {width!r} x {height!r}", path)
+    width = dimension(width, "imageWidth", path) if width else 0
+    height = dimension(height, "imageHeight", path) if height else 0
     if size and size != (0, 0):
         if width and height and (width, height) != tuple(size):
             raise InteropError(
@@ -57,18 +61,18 @@ def from_labelme(data: Any, path: Path | str = "<labelme>", size: tuple[int, int
     out = LabelmeFile(image_path, width, height)
     for i, shape in enumerate(shapes, start=1):
         what = f"shape {i}"
-        label = require(shape, "label", str, what, path)
+        text = label(require(shape, "label", str, what, path), what, path)
         kind = shape.get("shape_type") or "polygon"  # labelme's own default
         if kind != "rectangle":
-            out.skipped.append(f"{what} ({kind} {label!r}): only rectangles are imported")
+            out.skipped.append(f"{what} ({kind} {text!r}): only rectangles are imported")
             continue
         points = require(shape, "points", list, what, path)
         if len(points) != 2 or not all(isinstance(p, list) and len(p) == 2 for p in points):
-            raise InteropError(f"{what} ({label!r}): a rectangle needs two [x, y] corners, got {points!r}", path)
+            raise InteropError(f"{what} ({text!r}): a rectangle needs two [x, y] corners, got {points!r}", path)
         (xa, ya), (xb, yb) = ((number(v, f"{what} point", path) for v in p) for p in points)
         edges = (min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
-        box = checked_box(edges, width, height, f"{what} ({label!r})", path)
-        out.regions.append(Region(box=box, phrase=label.strip()))
+        box = checked_box(edges, width, height, f"{what} ({text!r})", path)
+        out.regions.append(Region(box=box, phrase=text))
     return out
 
 
@@ -78,6 +82,36 @@ def _files(source: Path) -> list[Path]:
     if source.is_file():
         return [source]
     raise InteropError("no such file or folder", source)
+
+
+def _artwork_of(root: Path, index: ArtworkIndex, path: Path, data: Any) -> tuple[str, str | None]:
+    """``(image name, artwork id or None)`` for one labelme file.
+
+    ``imagePath`` is relative to the JSON file.  Inside the collection it must be an artwork;
+    a path that climbs out of the JSON's folder and out of the collection (``../../etc/passwd``)
+    may only match an artwork by its collection-relative tail (``../images/x.jpg`` from a copy of
+    the project) and is an error otherwise -- never a guess by the JSON's own name.  Only a file
+    without ``imagePath`` is matched by its stem.
+    """
+    image_path = data.get("imagePath") if isinstance(data, dict) else None
+    if not isinstance(image_path, str) or not image_path:
+        same = [a for a in index.ids if PurePosixPath(a).stem == path.stem]
+        return path.stem, same[0] if len(same) == 1 else None
+    problem = xml_text_problem(image_path)  # a NUL would also break path handling
+    if problem:
+        raise InteropError(f"imagePath {image_path.encode('ascii', 'backslashreplace').decode()!r} {problem}", path)
+    posix = image_path.replace("\\", "/")
+    target = Path(os.path.normpath(path.parent.resolve() / posix))
+    if target.is_relative_to(root):
+        rel = target.relative_to(root).as_posix()
+        return image_path, rel if rel in index.ids else None
+    climbs = PurePosixPath(posix).is_absolute() or PurePosixPath(os.path.normpath(posix)).parts[:1] == ("..",)
+    if not climbs:
+        return image_path, index.find(posix)
+    aid = index.find(posix, by_name=False)
+    if aid is None:
+        raise InteropError(f"imagePath {image_path!r} points outside the collection", path)
+    return image_path, aid
 
 
 def import_labelme(catalog: Catalog, source: Path, *, overwrite: bool = False) -> ImportReport:
@@ -91,12 +125,7 @@ def import_labelme(catalog: Catalog, source: Path, *, overwrite: bool = False) -
         raise InteropError("no labelme .json files found", source)
     for path in files:
         data = load_json(path)
-        image_path = data.get("imagePath") if isinstance(data, dict) else None
-        name = image_path if isinstance(image_path, str) and image_path else path.stem
-        aid = index.find(name)
-        if aid is None:  # a JSON file named like the image stem, when that stem is unique
-            same = [a for a in index.ids if PurePosixPath(a).stem == path.stem]
-            aid = same[0] if len(same) == 1 else None
+        name, aid = _artwork_of(catalog.root, index, path, data)
         if aid is None:
             report.skipped.append((str(path), f"no artwork for image {name!r} in the collection"))
             continue

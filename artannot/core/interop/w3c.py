@@ -16,7 +16,6 @@ One ``AnnotationPage`` of ``Annotation`` items, the shape Mirador and Annotoriou
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,10 +30,13 @@ from artannot.core.interop.base import (
     InteropError,
     check_target,
     checked_xywh,
+    label,
     load_json,
     tidy,
     write_regions,
 )
+from artannot.core.interop.canvases import canvas_links
+from artannot.core.interop.selectors import parse_target
 from artannot.core.model import Annotation, Region
 from artannot.core.safe_io import atomic_write
 from artannot.core.voc import read_voc
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
 
 CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 MEDIA_FRAGS = "http://www.w3.org/TR/media-frags/"
-_XYWH_RE = re.compile(r"^xywh=(?:(pixel|percent):)?([^,]+),([^,]+),([^,]+),([^,]+)$")
 _NS = uuid.UUID("5b8e3f2a-7c1d-4e6a-9f0b-2d4c6e8a1b3f")  # stable annotation ids across exports
 
 
@@ -101,10 +102,13 @@ def _phrase(body: Any) -> str | None:
 
 
 def from_w3c(
-    data: Any, path: Path | str = "<w3c>", size_of: Callable[[str], tuple[int, int]] | None = None
+    data: Any, path: Path | str = "<w3c>", size_of: Callable[[str], tuple[int, int]] | None = None,
+    notes: list[str] | None = None,
 ) -> list[tuple[str, Region]]:
-    """``(target source, region)`` pairs; ``size_of(source)`` gives the image size used to check
-    boxes and to convert ``percent:`` fragments (``(0, 0)`` when unknown)."""
+    """``(target source, region)`` pairs, boxes in the target's units (see
+    :mod:`artannot.core.interop.selectors` for the target forms); ``size_of(source)`` gives the
+    target's size used to check boxes and to convert ``percent:`` fragments (``(0, 0)`` when
+    unknown). Shapes taken as their bounding box are described in ``notes``."""
     out = []
     for i, a in enumerate(_items(data, path), start=1):
         what = f"annotation {i}"
@@ -113,24 +117,14 @@ def from_w3c(
         phrase = _phrase(a.get("body"))
         if phrase is None:
             raise InteropError(f"{what} has no TextualBody with a value", path)
-        target = a.get("target")
-        target = target[0] if isinstance(target, list) and target else target
-        if not isinstance(target, dict) or not isinstance(target.get("source"), str):
-            raise InteropError(f"{what}: target needs a 'source' and a 'selector'", path)
-        selector = target.get("selector")
-        selector = selector[0] if isinstance(selector, list) and selector else selector
-        if not isinstance(selector, dict) or selector.get("type") != "FragmentSelector":
-            raise InteropError(f"{what}: only FragmentSelector (xywh=) targets are supported", path)
-        m = _XYWH_RE.match(str(selector.get("value", "")).strip())
-        if not m:
-            raise InteropError(f"{what}: selector value {selector.get('value')!r} is not 'xywh=x,y,w,h'", path)
-        try:
-            x, y, w, h = (float(v) for v in m.groups()[1:])
-        except ValueError:
-            raise InteropError(f"{what}: xywh values are not numbers: {selector.get('value')!r}", path) from None
-        source = target["source"]
+        phrase = label(phrase, what, path)
+        selection = parse_target(a.get("target"), what, path)
+        x, y, w, h = selection.xywh
+        source = selection.source
+        if selection.shape != "rect" and notes is not None:
+            notes.append(f"{what} ({phrase!r}): {selection.shape} -> bounding box")
         width, height = size_of(source) if size_of else (0, 0)
-        if m.group(1) == "percent":
+        if selection.percent:
             if not width or not height:
                 raise InteropError(f"{what}: percent fragment but the image size is unknown", path)
             x, w, y, h = x * width / 100, w * width / 100, y * height / 100, h * height / 100
@@ -179,23 +173,41 @@ def export_w3c(
     return report
 
 
+def annotation_files(source: Path) -> list[Path]:
+    """``source`` itself, or every ``.json``/``.jsonld`` annotation file below a folder (an
+    ``export -f iiif`` folder: its ``manifest.json`` copies are not annotations)."""
+    if not source.is_dir():
+        return [source]
+    return sorted(p for p in source.rglob("*") if p.suffix.lower() in (".json", ".jsonld")
+                  and p.name != "manifest.json" and not p.name.startswith(".") and p.is_file())
+
+
 def import_w3c(catalog: Catalog, source: Path, *, overwrite: bool = False) -> ImportReport:
+    """Boxes of a W3C annotation file (or a folder of them) into VOC files. Targets that are
+    canvases of a collection fetched with ``index --iiif`` map to their artwork, scaled from
+    canvas units to the stored image's pixels."""
     source = Path(source)
     index = ArtworkIndex(catalog.artwork_ids())
-    data = load_json(source)
+    canvases = canvas_links(catalog)
 
     def size_of(src: str) -> tuple[int, int]:
+        if src in canvases:
+            return canvases[src].canvas_size
         aid = artwork_of(src, index)
         return catalog.image_size(aid) if aid else (0, 0)
 
     report = ImportReport()
     found: dict[str, list[Region]] = {}
     unknown: set[str] = set()
-    for src, region in from_w3c(data, source, size_of):
-        aid = artwork_of(src, index)
-        if aid is None:
-            unknown.add(src)
-            continue
-        found.setdefault(aid, []).append(region)
+    for file in annotation_files(source):
+        for src, region in from_w3c(load_json(file), file, size_of, report.approximated):
+            link = canvases.get(src)
+            aid = link.artwork if link else artwork_of(src, index)
+            if aid is None:
+                unknown.add(src)
+                continue
+            if link is not None:
+                region.box = link.to_image(region.box)
+            found.setdefault(aid, []).append(region)
     report.skipped += [(s, "no artwork for this target in the collection") for s in sorted(unknown)]
     return write_regions(catalog, found, overwrite=overwrite, report=report)

@@ -8,11 +8,12 @@ author meant; :func:`snap` puts them back (documented in docs/formats.md).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from artannot.core.geometry import Box
-from artannot.core.interop.base import ImportReport, InteropError, checked_box, write_regions
+from artannot.core.interop.base import ImportReport, InteropError, checked_box, label, write_regions
 from artannot.core.model import Region
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def read_classes(path: Path) -> list[str]:
     for i, n in enumerate(names):
         if not n:
             raise InteropError(f"class {i} (line {i + 1}) has no name", path)
-    return names
+    return [label(n, f"class {i} (line {i + 1})", path) for i, n in enumerate(names)]
 
 
 def from_yolo(text: str, classes: list[str], width: int, height: int, path: Path | str = "<yolo>") -> list[Region]:
@@ -62,6 +63,8 @@ def from_yolo(text: str, classes: list[str], width: int, height: int, path: Path
             cx, cy, w, h = (float(p) for p in parts[1:])
         except ValueError:
             raise InteropError(f"line {n}: not numbers: {line.strip()!r}", path) from None
+        if not all(math.isfinite(v) for v in (cx, cy, w, h)):
+            raise InteropError(f"line {n}: coordinates must be finite numbers, got {line.strip()!r}", path)
         if not 0 <= cls < len(classes):
             raise InteropError(f"line {n}: class id {cls} is unknown ({len(classes)} classes in the class list)", path)
         if w <= 0 or h <= 0:
