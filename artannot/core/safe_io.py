@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -75,6 +76,35 @@ def _mkstemp(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
         raise
 
 
+@dataclass
+class _Staged:
+    tmp: Path
+    fh: BinaryIO | None = None
+
+
+@contextmanager
+def _staging(path: Path) -> Iterator[_Staged]:
+    """A temp file next to ``path``: written in the block, then fsynced and given the
+    permissions ``path`` will have; removed (and the error named after ``path``) if anything fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _mkstemp(path)
+    staged = _Staged(Path(tmp))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            staged.fh = fh
+            yield staged
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
+        else:
+            os.chmod(tmp, 0o644)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        _name_target(exc, path)
+        raise
+
+
 @contextmanager
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only if the ``with`` block completes.
@@ -83,24 +113,15 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     ``path`` (keeping the old file's permissions), so readers never see half a file.
     """
     path = Path(path)
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _mkstemp(path)
+    with _staging(path) as staged:
+        yield staged.fh  # type: ignore[misc]
     try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            shutil.copymode(path, tmp)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.replace(staged.tmp, path)
     except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
+        staged.tmp.unlink(missing_ok=True)
         _name_target(exc, path)
         raise
-    fsync_dir(directory)
+    fsync_dir(path.parent)
 
 
 def atomic_write(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
@@ -133,22 +154,9 @@ def _backup(path: Path) -> Path:
 
 def _stage(path: Path, data: bytes) -> Path:
     """``data`` in a fsynced temp file next to ``path``, with the permissions ``path`` will have."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _mkstemp(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            shutil.copymode(path, tmp)
-        else:
-            os.chmod(tmp, 0o644)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        _name_target(exc, path)
-        raise
-    return Path(tmp)
+    with _staging(path) as staged:
+        staged.fh.write(data)  # type: ignore[union-attr]
+    return staged.tmp
 
 
 def _put_back(backup_path: Path, path: Path) -> None:
