@@ -1,4 +1,9 @@
-"""Collection browser: list and thumbnail grid over the catalog, search as you type, filters."""
+"""Collection browser: list and thumbnail grid over the catalog, search as you type, filters.
+
+Why a little over 400 lines: the table model, the grid's batched layout and the panel share
+one selection and one listing (ids from a worker, rows read a page at a time); the listing
+itself lives in :mod:`artannot.core.listing`.
+"""
 
 from __future__ import annotations
 
