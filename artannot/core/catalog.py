@@ -501,6 +501,7 @@ class Catalog:
         return self.root / col.default_annotation_rel(artwork_id, unique_stem=same_stem <= 1)
 
     _ROW_COLS = "id, title, museum, culture, date, split, n_regions, verified, has_metadata, error, width, height"
+    _A_ROW_COLS = ", ".join(f"a.{c}" for c in _ROW_COLS.split(", "))  # the same, for queries aliasing artworks a
 
     def rows(
         self,
@@ -511,7 +512,7 @@ class Catalog:
         offset: int = 0,
     ) -> list[ArtworkRow]:
         """Artworks matching a full-text query and filters, for the browser."""
-        sql, params = self._select(f"a.{self._ROW_COLS.replace(', ', ', a.')}", query, filters)
+        sql, params = self._select(self._A_ROW_COLS, query, filters)
         sql += _order_by(order, query)
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -555,11 +556,9 @@ class Catalog:
     def rows_by_id(self, artwork_ids: Sequence[str]) -> dict[str, ArtworkRow]:
         """Browser rows of the given artworks by primary-key look-ups: one page, whatever N is."""
         out: dict[str, ArtworkRow] = {}
-        cols = f"a.{self._ROW_COLS.replace(', ', ', a.')}"
-        for i in range(0, len(artwork_ids), 500):  # below SQLite's bound-parameter limit
-            chunk = list(artwork_ids[i:i + 500])
+        for chunk in _chunks(artwork_ids):
             marks = ",".join("?" * len(chunk))
-            for r in self._db.execute(f"SELECT {cols} FROM artworks a WHERE a.id IN ({marks})", chunk):
+            for r in self._db.execute(f"SELECT {self._A_ROW_COLS} FROM artworks a WHERE a.id IN ({marks})", chunk):
                 out[r[0]] = _artwork_row(r)
         return out
 
@@ -576,7 +575,7 @@ class Catalog:
 
     def row(self, artwork_id: str, query: str = "", filters: Filters | None = None) -> ArtworkRow | None:
         """One artwork's browser row, or None when it does not match: a save updates one row."""
-        sql, params = self._select(f"a.{self._ROW_COLS.replace(', ', ', a.')}", query, filters,
+        sql, params = self._select(self._A_ROW_COLS, query, filters,
                                    artwork_id=artwork_id)
         r = self._db.execute(sql, params).fetchone()
         return _artwork_row(r) if r else None
@@ -741,16 +740,6 @@ class Catalog:
             )
             for r in rows:
                 out.setdefault(r[0], []).append(tuple.__new__(PhraseRecord, r[1:]))
-        return out
-
-    def phrases_by_artwork(self) -> dict[str, list[PhraseRecord]]:
-        """Every artwork's phrases in one query (3,000 single-artwork queries took a second)."""
-        out: dict[str, list[PhraseRecord]] = {}
-        rows = self._db.execute(
-            "SELECT artwork_id, field, start, end, text, norm FROM phrases ORDER BY rowid"
-        )
-        for r in rows:
-            out.setdefault(r[0], []).append(tuple.__new__(PhraseRecord, r[1:]))
         return out
 
     def phrase_counts(self) -> dict[str, int]:

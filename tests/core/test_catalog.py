@@ -202,7 +202,7 @@ def test_phrases_round_trip_and_search(cat):
     assert cat.phrase_text_hash(aid) == "hash1"
     assert cat.phrase_counts() == {"stylized ocean wave": 1, "rough wave": 1}
     cat.set_phrases("images/hokusai_great_wave.jpg", "h2", [PhraseRecord("title", 0, 4, "Wave", "xylograph wave")])
-    assert cat.phrases_by_artwork() == {aid: recs, "images/hokusai_great_wave.jpg": [
+    assert cat.phrases_of(cat.artwork_ids()) == {aid: recs, "images/hokusai_great_wave.jpg": [
         PhraseRecord("title", 0, 4, "Wave", "xylograph wave")]}
     assert isinstance(cat.phrases(aid)[0], PhraseRecord) and cat.phrases(aid)[0].norm == "stylized ocean wave"
     assert ids(cat.rows(query="xylograph")) == {"images/hokusai_great_wave.jpg"}  # only in the phrase
@@ -243,7 +243,7 @@ def test_bulk_phrase_lookups(cat):
     assert hashes == {a: "ha", b: "hb2", "images/vangogh_starry_night.jpg": None}
     by_id = cat.phrases_of([b, *others, a])
     assert by_id == {a: recs, b: [PhraseRecord("title", 0, 5, "Great", "great"), *recs[::-1]]}
-    assert by_id == {k: v for k, v in cat.phrases_by_artwork().items() if k in (a, b)}
+    assert by_id == {k: cat.phrases(k) for k in (a, b)}
     assert cat.phrases_of([]) == {} and cat.phrase_hashes([]) == {}
 
 

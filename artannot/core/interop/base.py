@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from artannot.core.errors import ArtannotError
 from artannot.core.geometry import Box
-from artannot.core.model import Region
+from artannot.core.model import Annotation, Region
 from artannot.core.safe_io import write_all
 from artannot.core.safe_json import read_untrusted_json
 from artannot.core.safe_xml import xml_text_problem
-from artannot.core.voc import VocValidationError, new_annotation, validate, voc_bytes
+from artannot.core.voc import VocValidationError, new_annotation, read_voc, validate, voc_bytes
 
 if TYPE_CHECKING:
     from artannot.core.catalog import Catalog
@@ -236,6 +236,21 @@ def write_regions(
         report.boxes += boxes
         catalog.refresh()
     return report
+
+
+# -- reading for exports ----------------------------------------------------------------
+
+def annotation_to_export(catalog: Catalog, artwork_id: str, report: ExportReport) -> Annotation | None:
+    """The artwork's saved annotation; None when it has none, or when its file is broken
+    (then named in ``report.skipped``: a broken file is reported, never half-exported)."""
+    path = catalog.annotation_path(artwork_id)
+    if not path.exists():
+        return None
+    try:
+        return read_voc(path)
+    except ArtannotError as exc:
+        report.skipped.append((artwork_id, str(exc)))
+        return None
 
 
 # -- selection -----------------------------------------------------------------------

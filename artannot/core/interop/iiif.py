@@ -20,13 +20,18 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from artannot.core.errors import ArtannotError
-from artannot.core.interop.base import ExportError, ExportReport, check_target, load_json
+from artannot.core.interop.base import (
+    ExportError,
+    ExportReport,
+    annotation_to_export,
+    check_target,
+    load_json,
+)
 from artannot.core.interop.canvases import CanvasLink, canvas_link
 from artannot.core.interop.w3c import to_w3c
 from artannot.core.model import Annotation, Region
 from artannot.core.safe_io import write_all
-from artannot.core.voc import new_annotation, read_voc
+from artannot.core.voc import new_annotation
 
 if TYPE_CHECKING:
     from artannot.core.catalog import Catalog
@@ -92,15 +97,8 @@ def export_iiif(
             report.skipped.append((aid, "not fetched from a IIIF manifest (use --format w3c)"))
             continue
         pages = manifests.setdefault(link.manifest_copy, (link, {}))[1]
-        path = catalog.annotation_path(aid)
-        if not path.exists():
-            continue
-        try:
-            ann = read_voc(path)
-        except ArtannotError as exc:
-            report.skipped.append((aid, str(exc)))
-            continue
-        if not ann.regions:
+        ann = annotation_to_export(catalog, aid, report)
+        if ann is None or not ann.regions:
             continue
         rel = PurePosixPath(link.manifest_copy.parent.name, "annotations", PurePosixPath(aid).stem + ".json")
         page_id = _page_uri(out, rel, base_uri)

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from artannot.core.errors import ArtannotError
 from artannot.core.interop.base import (
     ArtworkIndex,
     ExportReport,
     ImportReport,
     InteropError,
+    annotation_to_export,
     check_target,
     checked_xywh,
     label,
@@ -39,7 +39,6 @@ from artannot.core.interop.canvases import canvas_links
 from artannot.core.interop.selectors import parse_target
 from artannot.core.model import Annotation, Region
 from artannot.core.safe_io import atomic_write
-from artannot.core.voc import read_voc
 
 if TYPE_CHECKING:
     from artannot.core.catalog import Catalog
@@ -156,14 +155,9 @@ def export_w3c(
     report = ExportReport()
     items = []
     for aid in ids:
-        path = catalog.annotation_path(aid)
         report.artworks += 1
-        if not path.exists():
-            continue
-        try:
-            ann = read_voc(path)
-        except ArtannotError as exc:
-            report.skipped.append((aid, str(exc)))
+        ann = annotation_to_export(catalog, aid, report)
+        if ann is None:
             continue
         report.boxes += len(ann.regions)
         items.append((aid, source_for(catalog, aid, base_uri), ann))
