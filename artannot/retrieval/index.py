@@ -1,7 +1,7 @@
 """faiss index over region embeddings in the joint space: the shortlist stage of a search.
 
-Small collections use an exact ``IndexFlatIP``; large ones IVF-PQ (compressed codes, ~64 bytes
-per fragment) or HNSW. The full-precision vectors are kept beside the index as a float16
+Small collections use an exact ``IndexFlatIP``; large ones IVF-PQ (compressed codes, 128 bytes
+per fragment at 1024-d) or HNSW. The full-precision vectors are kept beside the index as a float16
 ``.npy`` (memory-mapped on load) so that the shortlist can be re-scored exactly.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import torch
 
 from artannot.core.errors import ArtannotError
 
@@ -41,13 +42,28 @@ def factory_string(n: int, dim: int, kind: str = "auto") -> str:
         return "Flat"
     nlist = max(16, int(4 * math.sqrt(n)))
     if kind == "ivfpq":
-        m = next(m for m in (64, 48, 32, 16, 8, 4, 2, 1) if dim % m == 0 and m <= dim)
+        # Sub-quantizers of 4-8 dimensions (128 bytes a fragment at 1024-d): with 16-d ones
+        # (PQ64) a shortlist of 2,048 missed 1 in 10 of the exact top 10 among 3.6M fragments
+        # in 512 dense clusters; with 8-d ones a shortlist of 1,024 held all of them at 900k.
+        m = next((m for m in (128, 96, 64, 48, 32, 16, 8) if dim % m == 0 and dim // m >= 4),
+                 next(m for m in (8, 4, 2, 1) if dim % m == 0))
         return f"IVF{nlist},PQ{m}np"  # np: skip polysemous training (slow, unused)
     if kind == "ivfflat":
         return f"IVF{nlist},Flat"
     if kind == "hnsw":
         return "HNSW32"
     return kind
+
+
+def dot_f16(rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Exact float32 scores of float16 rows [N, D] against queries [Q, D] -> [Q, N].
+
+    numpy widens float16 without SIMD (about 20 ms for a 2,048-row shortlist at 1024-d, most
+    of a search); torch's conversion is several times faster, the product stays float32.
+    """
+    r = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float16)).float()
+    q = torch.from_numpy(np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32))
+    return (q @ r.T).numpy()
 
 
 class _Rows:
@@ -177,7 +193,7 @@ class FragmentIndex:
             if n_dead:
                 ids = ids[~self.dead[ids]]
             if rerank is None:
-                scores = np.asarray(self.vectors[ids], dtype=np.float32) @ query
+                scores = dot_f16(self.vectors[ids], query)[0]
             else:
                 scores = rerank(query, ids)
             top = np.argsort(-scores, kind="stable")[:k]
@@ -192,7 +208,7 @@ class FragmentIndex:
         best_s = np.full((len(q), 0), -np.inf, dtype=np.float32)
         best_i = np.zeros((len(q), 0), dtype=np.int64)
         for s in range(0, len(self.vectors), chunk):
-            sc = q @ np.asarray(self.vectors[s:s + chunk], dtype=np.float32).T
+            sc = dot_f16(self.vectors[s:s + chunk], q)
             sc[:, self.dead[s:s + sc.shape[1]]] = -np.inf
             ids = np.broadcast_to(np.arange(s, s + sc.shape[1]), sc.shape)
             allc = np.concatenate([best_s, sc], 1)

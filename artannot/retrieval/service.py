@@ -577,7 +577,7 @@ class SuggestionService:
             d = self._search_dir()
             store = self.store()
             versions = store.versions()
-            if (d / "keys.json").is_file():
+            if (d / "keys.npy").is_file():
                 try:
                     cs = CollectionSearch.load(sug, d)
                     state = json.loads((d / "state.json").read_text())

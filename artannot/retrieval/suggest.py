@@ -6,7 +6,6 @@ Everything works from a checkpoint alone (model + vocabulary + feature dimension
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from artannot.core.errors import ArtannotError
 from artannot.retrieval.checkpoint import load_checkpoint
 from artannot.retrieval.data import ArtworkItem
 from artannot.retrieval.evaluate import embed_phrases, embed_regions
+from artannot.retrieval.fragment_keys import FragmentKeys
 from artannot.retrieval.index import FragmentIndex
 from artannot.retrieval.scan import ScanModel
 from artannot.text.vocab import UNK_ID as UNK
@@ -178,14 +178,12 @@ class CollectionSearch:
     """
 
     def __init__(self, suggester: Suggester, index: FragmentIndex,
-                 keys: Sequence[tuple[str, int]]) -> None:
+                 keys: FragmentKeys | Sequence[tuple[str, int]]) -> None:
         if len(keys) != len(index):
             raise ValueError("one key (artwork id, region) per indexed fragment is needed")
         self.suggester = suggester
         self.index = index
-        self.keys = list(keys)
-        self._saved_keys = len(self.keys)
-        self._rows: dict[str, list[int]] | None = None
+        self.keys = keys if isinstance(keys, FragmentKeys) else FragmentKeys.of(keys)
 
     @classmethod
     def build(cls, suggester: Suggester, items: Sequence[ArtworkItem], *, kind: str = "auto",
@@ -198,10 +196,11 @@ class CollectionSearch:
         ``vectors.npy`` artwork by artwork (3.6M fragments are 7.4 GB of float16: never all in
         memory), and :meth:`save` to that folder does not write them again.
         """
-        keys: list[tuple[str, int]] = []
+        keys = FragmentKeys()
         if directory is None:
             vecs = [suggester.embed_regions(it.features).astype(np.float16) for it in items]
-            keys = [(it.id, j) for it in items for j in range(len(it.features))]
+            for it in items:
+                keys.extend(it.id, len(it.features))
             return cls(suggester, FragmentIndex.build(np.concatenate(vecs), kind=kind), keys)
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -216,40 +215,29 @@ class CollectionSearch:
             v = first if i == 0 else suggester.embed_regions(it.features)
             out[row:row + len(v)] = v
             row += len(v)
-            keys += [(it.id, j) for j in range(len(v))]
+            keys.extend(it.id, len(v))
             if progress is not None:
                 progress(i + 1, len(items))
         out.flush()
         return cls(suggester, FragmentIndex.build(out, kind=kind), keys)
 
-    def _rows_of(self) -> dict[str, list[int]]:
-        if self._rows is None:
-            self._rows = {}
-            dead = self.index.dead
-            for i, (aid, _) in enumerate(self.keys):
-                if not dead[i]:
-                    self._rows.setdefault(aid, []).append(i)
-        return self._rows
-
     def artworks(self) -> set[str]:
-        return set(self._rows_of())
+        """Artworks with fragments in the index."""
+        return self.keys.artworks(~self.index.dead)
 
     def remove_artworks(self, artwork_ids: Iterable[str]) -> None:
-        rows = self._rows_of()
         for aid in artwork_ids:
-            ids = rows.pop(aid, None)
-            if ids:
-                self.index.remove(ids)
+            rows = self.keys.rows_of(aid)
+            if len(rows):
+                self.index.remove(rows)
 
     def add_items(self, items: Sequence[ArtworkItem]) -> None:
         """Index the regions of ``items`` (artworks not indexed yet: remove old versions first)."""
-        rows = self._rows_of()
         for it in items:
             if not len(it.features):
                 continue
-            ids = self.index.add(self.suggester.embed_regions(it.features))
-            self.keys += [(it.id, j) for j in range(len(it.features))]
-            rows[it.id] = ids.tolist()
+            self.index.add(self.suggester.embed_regions(it.features))
+            self.keys.extend(it.id, len(it.features))
 
     def search(self, phrase: str, top_k: int = 10, *, shortlist: int = SHORTLIST) -> list[FragmentHit]:
         q = self.suggester.embed_phrases([phrase])[0]
@@ -257,23 +245,14 @@ class CollectionSearch:
         return [FragmentHit(*self.keys[i], float(v)) for v, i in zip(s[0], ids[0]) if i >= 0]
 
     def save(self, directory: Path | str) -> None:
-        d = self.index.save(directory)
-        for old in d.glob("keys-*.json"):
-            old.unlink()
-        (d / "keys.json").write_text(json.dumps(self.keys))
-        self._saved_keys = len(self.keys)
+        self.keys.save(self.index.save(directory))
 
     def save_delta(self, directory: Path | str) -> None:
         d = Path(directory)
-        if len(self.keys) > self._saved_keys:
-            (d / f"keys-{self._saved_keys:012d}.json").write_text(json.dumps(self.keys[self._saved_keys:]))
-            self._saved_keys = len(self.keys)
+        self.keys.save_delta(d)
         self.index.save_delta(d)
 
     @classmethod
     def load(cls, suggester: Suggester, directory: Path | str) -> CollectionSearch:
         d = Path(directory)
-        keys = [tuple(k) for k in json.loads((d / "keys.json").read_text())]
-        for f in sorted(d.glob("keys-*.json")):
-            keys += [tuple(k) for k in json.loads(f.read_text())]
-        return cls(suggester, FragmentIndex.load(d), keys)  # type: ignore[arg-type]
+        return cls(suggester, FragmentIndex.load(d), FragmentKeys.load(d))

@@ -34,7 +34,7 @@ def test_shortlist_rerank_equals_exhaustive(kind, tmp_path):
 
 def test_auto_index_choice():
     assert factory_string(1_000, 1024) == "Flat"
-    assert factory_string(1_000_000, 1024) == "IVF4000,PQ64np"
+    assert factory_string(1_000_000, 1024) == "IVF4000,PQ128np"
 
 
 def _suggester(text_encoder="word"):

@@ -64,7 +64,7 @@ def test_collection_search_is_cached_and_more_like_this(service, suggest_copy) -
     svc, cat = service
     frags = svc.search(cat.phrases(WAVE)[0].norm, top_k=10)
     assert len(frags) == 10 and [f.rank for f in frags] == list(range(1, 11))
-    assert list((cat.data_dir / "search").glob("*/keys.json"))  # index cached in the data dir
+    assert list((cat.data_dir / "search").glob("*/keys.npy"))  # index cached in the data dir
     again = SuggestionService(suggest_copy, cat.data_dir)
     assert [(f.artwork_id, f.region) for f in again.search(cat.phrases(WAVE)[0].norm, top_k=10)] == \
         [(f.artwork_id, f.region) for f in frags]
@@ -138,7 +138,7 @@ def test_collection_search_follows_a_redetection_without_a_rebuild(service, sugg
     svc, cat = service
     phrase = cat.phrases(WAVE)[0].norm
     svc.search(phrase, top_k=10)
-    (search_dir,) = [p.parent for p in (cat.data_dir / "search").glob("*/keys.json")]
+    (search_dir,) = [p.parent for p in (cat.data_dir / "search").glob("*/keys.npy")]
     with FeatureStore(svc.store_dir) as store:  # the artwork detected again: other regions
         rs = store.get(WAVE)
         k = len(rs) // 2
@@ -146,7 +146,7 @@ def test_collection_search_follows_a_redetection_without_a_rebuild(service, sugg
                   np.asarray(rs.features[::-1][:k]), np.asarray(rs.whole_image_feature))
     svc.reload()
     updated = [(f.artwork_id, f.region, round(f.score, 4)) for f in svc.search(phrase, top_k=20)]
-    assert list(search_dir.glob("delta-*.npy")) and (search_dir / "keys.json").is_file()
+    assert list(search_dir.glob("delta-*.npy")) and (search_dir / "keys.npy").is_file()
     cs = svc.search_index()
     assert sum(1 for a, _ in (cs.keys[i] for i in range(len(cs.keys)) if not cs.index.dead[i])
                if a == WAVE) == k
