@@ -178,12 +178,12 @@ class CollectionSearch:
     """
 
     def __init__(self, suggester: Suggester, index: FragmentIndex,
-                 keys: FragmentKeys | Sequence[tuple[str, int]]) -> None:
+                 keys: FragmentKeys) -> None:
         if len(keys) != len(index):
             raise ValueError("one key (artwork id, region) per indexed fragment is needed")
         self.suggester = suggester
         self.index = index
-        self.keys = keys if isinstance(keys, FragmentKeys) else FragmentKeys.of(keys)
+        self.keys = keys
 
     @classmethod
     def build(cls, suggester: Suggester, items: Sequence[ArtworkItem], *, kind: str = "auto",
