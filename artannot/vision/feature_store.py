@@ -51,6 +51,7 @@ COMPACT_MIN_SHARDS = 16
 WRITER_LOCK = "writer.lock"
 
 _SCHEMA = """
+BEGIN;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, rows INTEGER NOT NULL,
                                    wholes INTEGER NOT NULL, created TEXT NOT NULL);
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS items (
     row0 INTEGER NOT NULL, n INTEGER NOT NULL, whole_row INTEGER NOT NULL,
     boxes BLOB NOT NULL, scores BLOB NOT NULL, labels TEXT NOT NULL,
     model TEXT NOT NULL, updated TEXT NOT NULL);
+COMMIT;
 """
 
 
@@ -156,6 +158,11 @@ class FeatureStore:
                 raise ModelError("no feature store here", self.path)
             uri = f"file:{(self.path / 'index.sqlite').as_posix()}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'items'").fetchone():
+                # a writer killed before its schema landed: nothing is stored yet
+                self._db.close()
+                self._db = sqlite3.connect(":memory:", check_same_thread=False)
+                self._db.executescript(_SCHEMA)
         else:
             (self.path / "shards").mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path / "index.sqlite", check_same_thread=False)

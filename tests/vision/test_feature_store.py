@@ -291,3 +291,15 @@ def test_training_reads_regions_by_reference(tmp_path: Path) -> None:
 
     feature_store._shard_map.cache_clear()
     np.testing.assert_allclose(np.asarray(ds.items[0].features), expected[ds.items[0].id], atol=1e-3)
+
+
+def test_store_a_writer_left_before_its_schema_reads_as_empty(tmp_path: Path) -> None:
+    # a detect killed between creating index.sqlite and writing its tables
+    sqlite3.connect(tmp_path / "index.sqlite").close()
+    assert (tmp_path / "index.sqlite").stat().st_size == 0
+    with FeatureStore(tmp_path, readonly=True) as store:
+        assert store.ids() == [] and len(store) == 0 and "x" not in store
+    with FeatureStore(tmp_path, dim=8) as writer:  # a rerun writes the schema and stores
+        _put(writer, "x")
+    with FeatureStore(tmp_path, readonly=True) as store:
+        assert store.ids() == ["x"]
