@@ -57,6 +57,26 @@ def run_detect(
     return store_dir, report
 
 
+def run_whole_images(path: Path, *, device: str | None = None, batch_size: int = 2,
+                     progress=None, should_stop=None):
+    """Whole-image vectors (:mod:`artannot.vision.global_features`) of every artwork, into
+    their own store: returns ``(store_dir, RunReport)``. Resumable like detection."""
+    from artannot.core.catalog import Catalog
+    from artannot.vision.device import select_device
+    from artannot.vision.feature_store import FeatureStore
+    from artannot.vision.global_features import load_global_encoder
+    from artannot.vision.runner import encode_collection
+
+    encoder = load_global_encoder(device=select_device(device))
+    with Catalog.open(path) as cat:
+        items = [(a.id, a.image_path) for a in cat.artworks()]
+        store_dir = encoder.store_dir(cat.data_dir)
+    with FeatureStore(store_dir, dim=encoder.dim) as store:
+        report = encode_collection(items, store, encoder, batch_size=batch_size,
+                                   progress=progress, should_stop=should_stop)
+    return store_dir, report
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``detect`` command to ``app``."""
 
@@ -76,6 +96,10 @@ def register(app: typer.Typer) -> None:
             "--ray", metavar="auto|ADDRESS",
             help="Run on Ray: 'auto' (RAY_ADDRESS, a local `ray start`, else Ray on this "
                  "machine) or a cluster address; needs artannot[cluster]. See docs/cluster.md.")] = None,
+        whole: Annotated[bool, typer.Option(
+            "--whole/--no-whole",
+            help="Also one whole-image vector per artwork (EfficientNet-Lite0/1/2): the bundled "
+                 "model ranks artworks for a text with it.")] = True,
     ) -> None:
         """Detect k regions per artwork and store their features (resumes after Ctrl+C)."""
         from tqdm import tqdm
@@ -109,10 +133,30 @@ def register(app: typer.Typer) -> None:
             typer.echo("interrupted: finished artworks are stored; run again to resume", err=True)
             raise typer.Exit(130) from None
         bar.close()
-        typer.echo(f"{report.processed} processed, {report.skipped} unchanged, "
-                   f"{len(report.failed)} failed ({report.images_per_second:.2f} images/s) -> {store_dir}")
-        for artwork_id, message in report.failed.items():
-            typer.echo(f"  {artwork_id}: {message}", err=True)
+        _summary(report, store_dir)
+        if whole and ray is not None:
+            typer.echo("whole-image vectors are not computed on Ray yet: run `artannot detect "
+                       "PATH` here afterwards (regions are then skipped as unchanged)", err=True)
+        elif whole and not report.stopped:
+            bar = tqdm(unit="artwork", desc="whole images", dynamic_ncols=True)
+            try:
+                store_dir, report = run_whole_images(path, device=device, batch_size=batch_size,
+                                                     progress=progress)
+            except ArtannotError as exc:
+                bar.close()
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(1) from None
+            except KeyboardInterrupt:
+                report.stopped = True
+            bar.close()
+            _summary(report, store_dir)
         if report.stopped:
             typer.echo("interrupted: finished artworks are stored; run again to resume", err=True)
             raise typer.Exit(130)
+
+
+def _summary(report, store_dir: Path) -> None:
+    typer.echo(f"{report.processed} processed, {report.skipped} unchanged, "
+               f"{len(report.failed)} failed ({report.images_per_second:.2f} images/s) -> {store_dir}")
+    for artwork_id, message in report.failed.items():
+        typer.echo(f"  {artwork_id}: {message}", err=True)

@@ -4,6 +4,7 @@ ground-truth VOC boxes), and training on it for the GUI's "train on this collect
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool
     curators' accepted suggestions as extra one-region training items."""
     from artannot.core.catalog import Catalog
     from artannot.vision.feature_store import FeatureStore
+    from artannot.vision.global_features import global_stores
 
     with Catalog.open(Path(root)) as cat:
         store_dir = features or single_store(cat.data_dir)
@@ -32,13 +34,15 @@ def collection_dataset(root: Path, *, features: Path | None = None, coarse: bool
             from artannot.text.vocab import TextVocab
 
             vocab = TextVocab.from_collection(cat.data_dir, min_phrase_count=min_phrase_count)
-        with FeatureStore(store_dir, readonly=True) as store:
+        whole_dirs = global_stores(cat.data_dir)
+        with (FeatureStore(store_dir, readonly=True) as store,
+              FeatureStore(whole_dirs[0], readonly=True) if whole_dirs else nullcontext() as wholes):
             ds = dataset_from_stores(cat, store, coarse=coarse, vocab=vocab,
                                      min_phrase_count=min_phrase_count, text_unit=text_unit,
-                                     sentences=sentences, maximal=maximal)
+                                     sentences=sentences, maximal=maximal, wholes=wholes)
             # region features stay in the store's shards (RegionRef), read batch by batch
             if use_judgements and not coarse:
-                extra = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split)
+                extra = [ArtworkItem(it.id, np.array(it.features), it.phrases, it.split, it.whole)
                          for it in judgement_items(cat, store)]  # a few rows: copied
                 if extra:
                     without = ds.without_features

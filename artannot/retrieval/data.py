@@ -33,6 +33,7 @@ class ArtworkItem:
     features: np.ndarray  # [k, d], float16 or float32, or a feature-store RegionRef (read per batch)
     phrases: list[str]
     split: str = "train"
+    whole: np.ndarray | None = None  # whole-image vector (vision.global_features), if computed
 
 
 class FeatureRecordLike(Protocol):
@@ -91,6 +92,20 @@ def pad_features(feats: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tenso
     return out, mask
 
 
+def stack_wholes(items: Sequence[ArtworkItem]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Whole-image vectors [B, Dg] (zeros where missing) and which items have one [B], or
+    None when none of them has."""
+    have = [it.whole is not None for it in items]
+    if not any(have):
+        return None
+    dim = next(len(it.whole) for it in items if it.whole is not None)  # type: ignore[arg-type]
+    out = torch.zeros(len(items), dim, dtype=torch.float32)
+    for b, it in enumerate(items):
+        if it.whole is not None:
+            out[b] = torch.from_numpy(np.asarray(it.whole, dtype=np.float32))
+    return out, torch.tensor(have)
+
+
 def same_image(items: Sequence[ArtworkItem]) -> torch.Tensor:
     """[B, B] True where two items are texts of one image (never negatives of each other)."""
     ids: dict[str, int] = {}
@@ -141,15 +156,21 @@ class ScanDataset:
     def batches(self, items: Sequence[ArtworkItem], batch_size: int,
                 order: Sequence[int] | None = None
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, TextBatch, torch.Tensor,
-                                    torch.Tensor]]:
-        """Collated (features, region mask, texts, same-image matrix, phrase keys) batches
-        over ``items`` in ``order`` (see :func:`same_image`, :func:`phrase_keys`)."""
+                                    torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]]:
+        """Collated (features, region mask, texts, same-image matrix, phrase keys, whole-image
+        vectors) batches over ``items`` in ``order`` (see :func:`same_image`,
+        :func:`phrase_keys`, :func:`stack_wholes`)."""
         idx = list(order) if order is not None else list(range(len(items)))
         for s in range(0, len(idx), batch_size):
             chunk = [items[i] for i in idx[s:s + batch_size]]
             feats, mask = pad_features([it.features for it in chunk])
             yield (feats, mask, encode_texts(self.vocab, [it.phrases for it in chunk]),
-                   same_image(chunk), phrase_keys(chunk))
+                   same_image(chunk), phrase_keys(chunk), stack_wholes(chunk))
+
+    @property
+    def global_dim(self) -> int:
+        """Size of the items' whole-image vectors (0: none has one)."""
+        return next((len(it.whole) for it in self.items if it.whole is not None), 0)
 
 
 TEXT_UNITS: tuple[str, ...] = ("artwork", "field")
@@ -207,16 +228,26 @@ def sentence_units(text: str) -> list[str]:
     return [normalise_phrase(text[a:b]).rstrip(" .") for a, b in split_sentences(text)]
 
 
+def _stored_whole(store: FeatureStoreLike | None, artwork_id: str) -> np.ndarray | None:
+    if store is None:
+        return None
+    try:
+        return store.get(artwork_id).whole_image_feature  # a memory-mapped row, not a copy
+    except (KeyError, FileNotFoundError, ArtannotError):
+        return None
+
+
 def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
                         coarse: bool = False, vocab: TextVocab | None = None,
                         min_phrase_count: int = 4, text_unit: str = "artwork",
-                        sentences: bool = False, maximal: bool = False) -> ScanDataset:
+                        sentences: bool = False, maximal: bool = False,
+                        wholes: FeatureStoreLike | None = None) -> ScanDataset:
     """Build the dataset from the collection catalog and the region feature store.
 
     ``coarse`` uses the whole-image feature (k = 1, thesis chapter 3) instead of the regions.
     ``text_unit="field"`` makes one item per metadata field (all sharing the artwork's
     features), so several texts belong to one image. Artworks without features or phrases
-    are skipped.
+    are skipped. ``wholes``: the store of whole-image vectors (``vision.global_features``).
     """
     items: list[ArtworkItem] = []
     without: list[str] = []
@@ -237,8 +268,9 @@ def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
             feats = np.asarray(rec.features)
         split = getattr(art, "split", None) or "train"
         fields = dict(getattr(art, "fields", None) or {}) if sentences else None
+        whole = _stored_whole(wholes, aid)
         for text in texts_of(catalog.phrases(aid), text_unit, fields, maximal=maximal):
-            items.append(ArtworkItem(str(aid), feats, text, split))
+            items.append(ArtworkItem(str(aid), feats, text, split, whole))
     ds = ScanDataset(items, vocab, min_phrase_count=min_phrase_count)
     ds.without_features = without
     return ds

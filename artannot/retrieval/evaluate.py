@@ -13,7 +13,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from artannot.retrieval.data import ArtworkItem, ScanDataset, encode_texts, pad_features
+from artannot.retrieval.data import (
+    ArtworkItem,
+    ScanDataset,
+    encode_texts,
+    pad_features,
+    stack_wholes,
+)
 from artannot.retrieval.scan import ScanModel
 from artannot.text.vocab import TextVocab
 
@@ -189,8 +195,29 @@ def artwork_scores(model: ScanModel, vocab: TextVocab, items: Sequence[ArtworkIt
     img, im = encode_images(model, images, device=device)
     txt, tm = encode_text_items(model, vocab, items, device=device)
     scores = model.sharded_similarity(img, im, txt, tm, shard).numpy()
+    whole = global_scores(model, vocab, images, items, device=device)
+    if whole is not None:
+        scores = scores + model.config.global_weight * whole
     model.train(was_training)
     return scores, truth
+
+
+@torch.no_grad()
+def global_scores(model: ScanModel, vocab: TextVocab, images: Sequence[ArtworkItem],
+                  texts: Sequence[ArtworkItem], *, batch_size: int = 512,
+                  device: torch.device | None = None) -> np.ndarray | None:
+    """The whole-image term [N_img, N_txt] (0 for an image without a vector), or None when the
+    model has no such term or no image has a vector."""
+    stacked = stack_wholes(images) if model.has_global else None
+    if stacked is None:
+        return None
+    device = device or next(model.parameters()).device
+    vectors, have = stacked
+    img = model.encode_global_images(vectors.to(device)) * have.to(device)[:, None]
+    txt = torch.cat([model.encode_global_texts(
+        encode_texts(vocab, [it.phrases for it in texts[s:s + batch_size]]).to(device))
+        for s in range(0, len(texts), batch_size)])
+    return (img @ txt.T).cpu().numpy()
 
 
 @torch.no_grad()

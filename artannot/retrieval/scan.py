@@ -8,7 +8,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from artannot.retrieval.attention import chunked_scores, phrase_region_attention, xattn_scores
+from artannot.retrieval.attention import (
+    chunked_scores,
+    l2norm,
+    phrase_region_attention,
+    xattn_scores,
+)
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.encoders import (
     ImageEncoder,
@@ -32,6 +37,14 @@ class ScanModel(nn.Module):
             word_dim=config.word_dim, embed_size=config.embed_size,
             num_layers=config.num_layers, bidirectional=config.bidirectional,
             phrase_dim=config.phrase_dim, mlp_hidden=config.mlp_hidden)
+        self.global_img: nn.Linear | None = None
+        self.global_txt: nn.Linear | None = None
+        if config.global_dim:
+            self.global_img = nn.Linear(config.global_dim, config.embed_size)
+            self.global_txt = nn.Linear(config.phrase_dim, config.embed_size)
+            # standardisation of the whole-image vectors, fixed from the training images
+            self.register_buffer("global_mean", torch.zeros(config.global_dim))
+            self.register_buffer("global_std", torch.ones(config.global_dim))
 
     @property
     def uses_phrase_vectors(self) -> bool:
@@ -46,6 +59,28 @@ class ScanModel(nn.Module):
     def encode_texts(self, batch: TextBatch) -> torch.Tensor:
         """Phrase sequences -> contextual unit phrase vectors [B, n, D] (padding is zero)."""
         return self.txt_enc(batch)
+
+    # -- the whole-image term -------------------------------------------------
+    @property
+    def has_global(self) -> bool:
+        return self.global_img is not None
+
+    def set_global_stats(self, vectors: torch.Tensor) -> None:
+        """Standardise whole-image vectors as the training images [N, global_dim] are."""
+        self.global_mean.copy_(vectors.mean(0))
+        self.global_std.copy_(vectors.std(0) + 1e-6)
+
+    def encode_global_images(self, wholes: torch.Tensor) -> torch.Tensor:
+        """Whole-image vectors [B, global_dim] -> unit vectors [B, D]."""
+        assert self.global_img is not None
+        return l2norm(self.global_img((wholes - self.global_mean) / self.global_std))
+
+    def encode_global_texts(self, batch: TextBatch) -> torch.Tensor:
+        """A text's mean frozen phrase vector (its sentences included) -> unit vectors [B, D]."""
+        assert self.global_txt is not None and batch.vectors is not None
+        m = batch.mask[..., None].to(batch.vectors.dtype)
+        mean = (batch.vectors * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return l2norm(self.global_txt(mean))
 
     # -- scores --------------------------------------------------------------
     def _attn_kw(self) -> dict[str, object]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from artannot.retrieval.checkpoint import (
@@ -23,6 +24,7 @@ from artannot.retrieval.checkpoint import (
 )
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import ScanDataError, ScanDataset
+from artannot.retrieval.encoders import TextBatch
 from artannot.retrieval.evaluate import RetrievalMetrics, evaluate_items
 from artannot.retrieval.loss import contrastive_loss, phrase_region_loss
 from artannot.retrieval.scan import ScanModel
@@ -71,7 +73,8 @@ def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 # initial checkpoint (its weights were learned for exactly that score).
 ARCHITECTURE_FIELDS = ("embed_size", "word_dim", "text_encoder", "text_model", "phrase_dim",
                        "mlp_hidden", "num_layers", "bidirectional", "cross_attn", "agg",
-                       "lambda_softmax", "lambda_lse", "raw_feature_norm")
+                       "lambda_softmax", "lambda_lse", "raw_feature_norm", "global_encoder",
+                       "global_dim", "global_weight")
 
 
 def init_from(config: ScanConfig, init: Path | str, feature_dim: int) -> tuple[ScanConfig, dict]:
@@ -92,6 +95,29 @@ def init_from(config: ScanConfig, init: Path | str, feature_dim: int) -> tuple[S
             Path(init))
     arch = {k: getattr(ck.config, k) for k in ARCHITECTURE_FIELDS}
     return config.replace(**arch), ck.model.state_dict()
+
+
+def with_global_term(config: ScanConfig, dataset: ScanDataset) -> ScanConfig:
+    """A new model gets the whole-image term when its data has the vectors (and its text
+    side the frozen phrase vectors the term reads); otherwise SCAN alone."""
+    if config.global_dim or not config.global_encoder or not dataset.global_dim:
+        return config
+    if config.text_encoder != "pretrained":
+        return config
+    return config.replace(global_dim=dataset.global_dim)
+
+
+def global_loss(model: ScanModel, wholes: tuple[torch.Tensor, torch.Tensor], text: TextBatch,
+                same: torch.Tensor, *, margin: float, max_violation: bool,
+                device: torch.device) -> torch.Tensor:
+    """The hinge loss of the whole-image two-tower score, over the items that have a vector
+    (one-region items made from a curator's judgements have none)."""
+    vectors, have = wholes
+    have = have.to(device)
+    img = model.encode_global_images(vectors.to(device)[have])
+    txt = model.encode_global_texts(text)[have]
+    return contrastive_loss(img @ txt.T, margin=margin, max_violation=max_violation,
+                            same=same.to(device)[have][:, have])
 
 
 def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
@@ -134,9 +160,14 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
         init_state = None
         if init is not None:
             config, init_state = init_from(config, init, dataset.feature_dim)
+        else:
+            config = with_global_term(config, dataset)
         model = build_model(config, vocab, dataset.feature_dim)
         if init_state is not None:
             model.load_state_dict(init_state)
+        elif model.has_global:
+            model.set_global_stats(torch.from_numpy(np.stack(
+                [np.asarray(it.whole, np.float32) for it in train_items if it.whole is not None])))
     if model.uses_phrase_vectors:
         if vocab.vectors is None:
             attach_phrase_vectors(vocab, config, data_dir=data_dir)
@@ -164,7 +195,7 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
         hardest = config.max_violation and epoch >= config.hardest_after
         t0 = time.perf_counter()
         order = _epoch_order(len(train_items), config.seed, epoch)
-        for b, (feats, mask, text, same, keys) in enumerate(
+        for b, (feats, mask, text, same, keys, wholes) in enumerate(
                 data.batches(train_items, config.batch_size, order)):
             if should_stop is not None and should_stop():
                 interrupted = True
@@ -179,6 +210,9 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
             if config.phrase_loss > 0:
                 loss = loss + config.phrase_loss * phrase_region_loss(
                     img, mask, txt, text.mask, keys, margin=config.margin)
+            if model.has_global and wholes is not None and int(wholes[1].sum()) >= 2:
+                loss = loss + global_loss(model, wholes, text, same, margin=config.margin,
+                                          max_violation=hardest, device=dev)
             optimizer.zero_grad()
             loss.backward()
             if config.grad_clip > 0:

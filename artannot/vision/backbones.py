@@ -96,7 +96,7 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
     return model
 
 
-# -- EfficientNet-Lite0 -------------------------------------------------------------------
+# -- EfficientNet-Lite0/1/2 -------------------------------------------------------------------
 class SameConv2d(nn.Conv2d):
     """Conv with TensorFlow 'SAME' padding (asymmetric on even sizes), as the weights expect."""
 
@@ -152,16 +152,30 @@ _LITE0_STAGES = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6,
                  (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
 
 
-class EfficientNetLite(nn.Module):
-    """EfficientNet-Lite0 with lukemelas-style names (``_conv_stem``, ``_blocks.N``, ``_fc``)."""
+def _round_filters(filters: int, width: float, divisor: int = 8) -> int:
+    """EfficientNet's channel scaling: ``filters * width`` to a multiple of 8, >= 90%."""
+    f = filters * width
+    new = max(divisor, int(f + divisor / 2) // divisor * divisor)
+    return int(new + divisor if new < 0.9 * f else new)
 
-    def __init__(self, num_classes: int = 1000) -> None:
+
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite0..2 with lukemelas-style names (``_conv_stem``, ``_blocks.N``, ``_fc``).
+
+    Lite1/2 scale Lite0's stages as the Lite family does: the stem (32) and head (1280) stay
+    fixed, as do the first and last stage's repeats; other repeats grow by ``depth``.
+    """
+
+    def __init__(self, num_classes: int = 1000, *, width: float = 1.0, depth: float = 1.0) -> None:
         super().__init__()
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn(32)
         blocks: list[nn.Module] = []
         cin = 32
-        for kernel, stride, expand, cout, repeats in _LITE0_STAGES:
+        last = len(_LITE0_STAGES) - 1
+        for s, (kernel, stride, expand, cout, repeats) in enumerate(_LITE0_STAGES):
+            cout = _round_filters(cout, width)
+            repeats = repeats if s in (0, last) else math.ceil(repeats * depth)
             for i in range(repeats):
                 blocks.append(MBConv(cin, cout, kernel, stride if i == 0 else 1, expand))
                 cin = cout
@@ -181,9 +195,24 @@ class EfficientNetLite(nn.Module):
         return self._fc(pooled)
 
 
+# Input side each Lite net was trained at (whole-image features use it; regions use the
+# detection size).
+LITE_RESOLUTION = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
+
+
 @register_backbone("efficientnet_lite0", dim=1280, mean=LITE_MEAN, std=LITE_STD)
 def efficientnet_lite0() -> nn.Module:
     return EfficientNetLite()
+
+
+@register_backbone("efficientnet_lite1", dim=1280, mean=LITE_MEAN, std=LITE_STD)
+def efficientnet_lite1() -> nn.Module:
+    return EfficientNetLite(width=1.0, depth=1.1)
+
+
+@register_backbone("efficientnet_lite2", dim=1280, mean=LITE_MEAN, std=LITE_STD)
+def efficientnet_lite2() -> nn.Module:
+    return EfficientNetLite(width=1.1, depth=1.2)
 
 
 # -- ResNets (torchvision layout, so torchvision checkpoints load as they are) -------------

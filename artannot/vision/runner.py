@@ -171,6 +171,9 @@ def plan_detection(items: Iterable[tuple[str, Path]], store: FeatureStore, *,
     return todo, unchanged
 
 
+Compute = Callable[[Sequence[tuple[str, str, "ModelImage"]]], list["ArtworkRegions"]]
+
+
 def detect_collection(
     items: Iterable[tuple[str, Path]],
     store: FeatureStore,
@@ -190,10 +193,41 @@ def detect_collection(
     ``stopped=True``.  A store made by other models is refused (mixing features would be
     silently wrong); ``force`` recomputes artworks even if unchanged.
     """
+    return run_collection(items, store, run_identity(detector, extractor),
+                          lambda loaded: compute_regions(loaded, detector, extractor),
+                          batch_size=batch_size, progress=progress, should_stop=should_stop,
+                          flush_seconds=flush_seconds, force=force)
+
+
+def encode_collection(items: Iterable[tuple[str, Path]], store: FeatureStore, encoder: Any, *,
+                      batch_size: int = 4, progress: Callable[[int, int, str], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None, flush_seconds: float = 20.0,
+                      force: bool = False) -> RunReport:
+    """Whole-image vectors of a :class:`~artannot.vision.global_features.GlobalImageEncoder`
+    for every artwork, into a store of their own (no regions); resumable like detection."""
+    return run_collection(items, store, encoder.identity(),
+                          lambda loaded: compute_wholes(loaded, encoder),
+                          batch_size=batch_size, progress=progress, should_stop=should_stop,
+                          flush_seconds=flush_seconds, force=force)
+
+
+def run_collection(
+    items: Iterable[tuple[str, Path]],
+    store: FeatureStore,
+    identity: dict[str, Any],
+    compute: Compute,
+    *,
+    batch_size: int = 4,
+    progress: Callable[[int, int, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    flush_seconds: float = 20.0,
+    force: bool = False,
+) -> RunReport:
+    """The loop behind :func:`detect_collection` and :func:`encode_collection`: skip what is
+    stored for the same image, load in batches, ``compute``, flush every few seconds."""
     t0 = time.perf_counter()
     items = list(items)
     report = RunReport(total=len(items))
-    identity = run_identity(detector, extractor)
     check_store_identity(store, identity)
     store.set_meta(identity)
     todo, unchanged = plan_detection(items, store, force=force)
@@ -218,8 +252,9 @@ def detect_collection(
                     done += 1
                     if progress:
                         progress(done, report.total, artwork_id)
-            if loaded:
-                _process(loaded, store, detector, extractor, identity)
+            for r in compute(loaded) if loaded else []:
+                store.put(r.artwork_id, r.fingerprint, r.boxes, r.scores, r.labels, r.features,
+                          r.whole, model=identity)
             for artwork_id, _, _ in loaded:
                 report.processed += 1
                 done += 1
@@ -234,18 +269,6 @@ def detect_collection(
         store.flush()
         report.seconds = time.perf_counter() - t0
     return report
-
-
-def _process(
-    loaded: Sequence[tuple[str, str, ModelImage]],
-    store: FeatureStore,
-    detector: Detector,
-    extractor: RegionFeatureExtractor,
-    identity: dict[str, Any],
-) -> None:
-    for r in compute_regions(loaded, detector, extractor):
-        store.put(r.artwork_id, r.fingerprint, r.boxes, r.scores, r.labels, r.features, r.whole,
-                  model=identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,3 +296,11 @@ def compute_regions(loaded: Sequence[tuple[str, str, ModelImage]], detector: Det
                            np.asarray(det.scores, np.float32), [str(x) for x in det.labels],
                            np.asarray(regions), np.asarray(whole))
             for (artwork_id, fp, im), det, (regions, whole) in zip(loaded, detections, feats)]
+
+
+def compute_wholes(loaded: Sequence[tuple[str, str, ModelImage]], encoder: Any) -> list[ArtworkRegions]:
+    """Whole-image vectors of one batch, as region-less entries of a store."""
+    vectors = encoder.encode([im.pixels for _, _, im in loaded])
+    return [ArtworkRegions(artwork_id, fp, np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                           [], np.zeros((0, len(v)), np.float32), v)
+            for (artwork_id, fp, _), v in zip(loaded, vectors)]

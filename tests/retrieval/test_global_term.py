@@ -1,0 +1,103 @@
+"""The whole-image term: a second, two-tower score over one vector per artwork, trained beside
+SCAN, shipped in checkpoints, and left out for items that have no vector."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from artannot.retrieval.checkpoint import export_checkpoint, load_checkpoint
+from artannot.retrieval.config import ScanConfig
+from artannot.retrieval.data import ArtworkItem, ScanDataset, stack_wholes
+from artannot.retrieval.evaluate import artwork_scores, evaluate, global_scores, group_texts
+from artannot.retrieval.train import train
+from tests.retrieval.fake_vectors import fake_vectors
+
+DIM, GDIM = 16, 48
+FAST = dict(embed_size=64, phrase_dim=DIM, mlp_hidden=0, batch_size=32, lr=2e-3,
+            lr_update=100, max_violation=False, text_encoder="pretrained",
+            text_model="no_such_text_model", phrase_loss=0.0)
+
+
+def _word_vector(word: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha1(word.encode()).digest()[:4], "little")
+    return np.random.default_rng(seed + 1).standard_normal(GDIM).astype(np.float32)
+
+
+def _whole_of(phrases: list[str], rng: np.random.Generator) -> np.ndarray:
+    """What an image-level net would see: the artwork's content, plus noise, never its regions."""
+    words = {w for p in phrases for w in p.split()}
+    return sum(_word_vector(w) for w in words) + 0.3 * rng.standard_normal(GDIM).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def uninformative_regions(synthetic_small):
+    """The synthetic scenes with their region features replaced by noise: only the
+    whole-image vectors carry the content."""
+    items, _, _ = synthetic_small
+    rng = np.random.default_rng(0)
+    out = [ArtworkItem(it.id, rng.standard_normal(it.features.shape).astype(np.float32),
+                       it.phrases, it.split, _whole_of(it.phrases, rng)) for it in items]
+    ds = ScanDataset(out, min_phrase_count=1)
+    ds.vocab.vectors = fake_vectors(DIM)
+    return ds
+
+
+def _without_wholes(ds: ScanDataset) -> ScanDataset:
+    plain = ScanDataset([ArtworkItem(it.id, it.features, it.phrases, it.split) for it in ds.items],
+                        ds.vocab)
+    return plain
+
+
+def test_whole_image_term_learns_what_regions_cannot(uninformative_regions, tmp_path):
+    ds = uninformative_regions
+    assert ds.global_dim == GDIM
+    cfg = ScanConfig(num_epochs=8, **FAST)
+    with_term = train(ds, cfg, out_dir=tmp_path / "with", device="cpu")
+    assert with_term.model.has_global and with_term.model.config.global_dim == GDIM
+    alone = train(_without_wholes(ds), cfg, out_dir=tmp_path / "alone", device="cpu")
+    assert not alone.model.has_global
+    m_with = evaluate(with_term.model, ds, "test")
+    m_alone = evaluate(alone.model, _without_wholes(ds), "test")
+    chance = 100 * 10 / len(ds.split("test"))  # R@10 of a random ranking
+    assert m_alone.i2t.r10 < 2.5 * chance  # noise regions: SCAN alone is near chance
+    assert m_with.i2t.r1 > 40 and m_with.t2i.r1 > 40, (m_with.i2t, m_with.t2i)
+
+
+def test_checkpoint_and_fp16_export_keep_the_term(uninformative_regions, tmp_path):
+    ds = uninformative_regions
+    res = train(ds, ScanConfig(num_epochs=2, **FAST), out_dir=tmp_path, device="cpu")
+    items = ds.split("test")
+    before, _ = artwork_scores(res.model, ds.vocab, items)
+    export_checkpoint(res.best_path, tmp_path / "ship.pt")
+    for path, tol in ((res.best_path, 1e-5), (tmp_path / "ship.pt", 2e-2)):
+        ck = load_checkpoint(path)
+        ck.vocab.vectors = ds.vocab.vectors
+        assert ck.model.has_global
+        assert torch.allclose(ck.model.global_std.float(), res.model.global_std, rtol=1e-2)
+        after, _ = artwork_scores(ck.model, ck.vocab, items)
+        assert np.abs(after - before).max() < tol
+
+
+def test_images_without_a_vector_get_no_whole_image_score(uninformative_regions, tmp_path):
+    ds = uninformative_regions
+    res = train(ds, ScanConfig(num_epochs=1, **FAST), out_dir=tmp_path, device="cpu")
+    items = ds.split("test")[:6]
+    images, _ = group_texts(items)
+    images[2] = ArtworkItem(images[2].id, images[2].features, images[2].phrases, "test")
+    g = global_scores(res.model, ds.vocab, images, items)
+    assert g is not None and g.shape == (len(images), len(items))
+    assert np.all(g[2] == 0) and np.abs(g[[0, 1, 3]]).min() > 0
+    none = [ArtworkItem(i.id, i.features, i.phrases, i.split) for i in images]
+    assert stack_wholes(none) is None and global_scores(res.model, ds.vocab, none, items) is None
+
+
+def test_bigru_text_encoders_train_without_the_term(uninformative_regions, tmp_path):
+    cfg = ScanConfig(num_epochs=1, **{**FAST, "text_encoder": "phrase", "word_dim": 16})
+    res = train(uninformative_regions, cfg, out_dir=tmp_path, device="cpu")
+    assert not res.model.has_global and res.model.config.global_dim == 0
+    with pytest.raises(ValueError, match="pretrained"):
+        ScanConfig(text_encoder="word", global_dim=8)
