@@ -19,8 +19,14 @@ from typing import Any
 from artannot.core.model import Region
 from artannot.retrieval.model_files import feature_stores
 from artannot.vision.feature_store import FeatureStore, RegionSet
+from artannot.vision.global_features import GlobalImageEncoder, load_global_encoder
 from artannot.vision.pipeline import Pipeline, load_pipeline, pipeline_for_store
-from artannot.vision.runner import RunReport, detect_collection, image_fingerprint
+from artannot.vision.runner import (
+    RunReport,
+    detect_collection,
+    encode_collection,
+    image_fingerprint,
+)
 
 DEFAULT_K = 36  # regions per artwork when another detector's store gives no number
 
@@ -75,6 +81,7 @@ class DetectionResult:
     report: RunReport | None  # None: nothing ran, the regions were stored for this image
     regions: RegionSet | None  # a single artwork's (detached from the store), else None
     models: dict[str, str]  # {"detector", "backbone", "device"} as ``Pipeline.describe``
+    wholes: RunReport | None = None  # the whole-image vectors' run after a collection's regions
 
     def failure(self) -> str:
         """Why a single artwork has no regions."""
@@ -93,8 +100,13 @@ class DetectionResult:
         r, m = self.report, self.models
         if r is None:
             return "Detection: nothing to do"
-        return (f"Detection: {r.processed} processed, {r.skipped} unchanged, {len(r.failed)} failed "
+        text = (f"Detection: {r.processed} processed, {r.skipped} unchanged, {len(r.failed)} failed "
                 f"({r.images_per_second:.2f} images/s, {m['detector']} + {m['backbone']} on {m['device']})")
+        w = self.wholes
+        if w is not None:
+            text += (f"; whole-image vectors: {w.processed} computed, {w.skipped} unchanged"
+                     + (" (cancelled)" if w.stopped else ""))
+        return text
 
 
 class DetectionSession:
@@ -110,6 +122,7 @@ class DetectionSession:
         self.device = device  # the ``device`` setting (None/"auto": CUDA when present)
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
+        self._encoder: GlobalImageEncoder | None = None
 
     def pipeline(self) -> Pipeline:
         with self._lock:
@@ -123,12 +136,27 @@ class DetectionSession:
         """One artwork's regions: the stored ones when this exact image was detected before."""
         return self._run([(artwork_id, Path(image_path))], artwork_id, progress, should_stop)
 
+    def global_encoder(self) -> GlobalImageEncoder:
+        """The whole-image encoder, on the device the regions are computed on."""
+        device = self.pipeline().device
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = load_global_encoder(device=device)
+            return self._encoder
+
     def detect_collection(self, items: Sequence[tuple[str, Path]], *,
                           progress: Callable[[int, int, str], None] | None = None,
                           should_stop: Callable[[], bool] | None = None) -> DetectionResult:
-        """Detect ``(artwork_id, image_path)`` items into the store: unchanged ones are
-        skipped, a cancelled run keeps what finished (run it again to resume)."""
-        return self._run(list(items), None, progress, should_stop)
+        """Detect ``(artwork_id, image_path)`` items into the store, then add their
+        whole-image vectors (:mod:`artannot.vision.global_features`) to theirs: unchanged
+        ones are skipped, a cancelled run keeps what finished (run it again to resume)."""
+        result = self._run(list(items), None, progress, should_stop)
+        if result.report is not None and not result.report.stopped:
+            encoder = self.global_encoder()
+            with FeatureStore(encoder.store_dir(self.data_dir), dim=encoder.dim) as store:
+                result.wholes = encode_collection(items, store, encoder, batch_size=2,
+                                                  progress=progress, should_stop=should_stop)
+        return result
 
     def _run(self, items: list[tuple[str, Path]], single: str | None,
              progress: Callable[[int, int, str], None] | None,

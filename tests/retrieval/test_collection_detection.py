@@ -104,8 +104,13 @@ def test_session_reuses_the_store_and_its_models(collection) -> None:
     seen: list[tuple[int, int, str]] = []
     again = session.detect_collection(items, progress=lambda *a: seen.append(a))
     assert (again.report.processed, again.report.skipped, again.regions) == (0, 3, None)
-    assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)] * 2  # regions, then whole images
+    assert again.wholes is not None and again.wholes.processed == 3
     assert "0 processed, 3 unchanged, 0 failed" in again.collection_message()
+    assert "whole-image vectors: 3 computed, 0 unchanged" in again.collection_message()
+    assert session.global_encoder() is session.global_encoder()  # loaded once per session
+    once_more = session.detect_collection(items)
+    assert (once_more.wholes.processed, once_more.wholes.skipped) == (0, 3)
 
 
 def test_a_changed_image_is_detected_again(collection) -> None:
