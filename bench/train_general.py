@@ -7,6 +7,7 @@ this repository; a folder of symlinks is enough):
     mkdir -p /tmp/f8k/images && ln -s $PWD/../shared/data/flickr8k/images/* /tmp/f8k/images/
     rm /tmp/f8k/images/caption_data.json && cp ../shared/data/flickr8k/images/caption_data.json /tmp/f8k/images/
     .venv/bin/artannot index /tmp/f8k && .venv/bin/artannot phrases /tmp/f8k && .venv/bin/artannot detect /tmp/f8k
+    # (detect also writes the whole-image vectors: EfficientNet-Lite0/1/2, mirror-averaged)
     .venv/bin/python bench/train_general.py /tmp/f8k --export models/scan_general_flickr8k.pt
 
 Everything goes through the app's own code: the catalog's phrases (one text per caption),
@@ -20,33 +21,80 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from artannot.core.catalog import data_dir_for
 from artannot.retrieval.checkpoint import export_checkpoint, load_checkpoint
 from artannot.retrieval.collection_training import collection_dataset
 from artannot.retrieval.config import ScanConfig
-from artannot.retrieval.evaluate import artwork_scores, format_table, metrics_rows
+from artannot.retrieval.evaluate import (
+    artwork_scores,
+    format_table,
+    global_scores,
+    group_texts,
+    metrics_from_scores,
+    metrics_rows,
+)
 from artannot.retrieval.train import train
+
+# Weights of the whole-image term tried on validation (inf: the whole-image term alone).
+WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, float("inf"))
+
+
+def score_parts(ck, root: Path, splits: tuple[str, ...], unit: str, sentences: bool,
+                maximal: bool) -> tuple[np.ndarray, np.ndarray | None, list, float]:
+    """SCAN's scores, the whole-image term's, each image's correct texts, and the seconds."""
+    ds = collection_dataset(root, text_unit=unit, vocab=ck.vocab, sentences=sentences,
+                            maximal=maximal)
+    items = [it for s in splits for it in ds.split(s)]
+    t0 = time.perf_counter()
+    weight = ck.model.config.global_weight
+    ck.model.config.global_weight = 0.0
+    scan, truth = artwork_scores(ck.model, ck.vocab, items)
+    ck.model.config.global_weight = weight
+    images, _ = group_texts(items)
+    whole = global_scores(ck.model, ck.vocab, images, items)
+    return scan, whole, truth, time.perf_counter() - t0
+
+
+def combine(scan: np.ndarray, whole: np.ndarray | None, w: float) -> np.ndarray:
+    if whole is None or w == 0:
+        return scan
+    return whole if math.isinf(w) else scan + w * whole
+
+
+def pick_weight(ck, root: Path, sentences: bool, maximal: bool) -> float:
+    """The whole-image weight with the best val rsum (5 captions per image)."""
+    scan, whole, truth, _ = score_parts(ck, root, ("val",), "field", sentences, maximal)
+    if whole is None:
+        return 0.0
+    rsums = {w: metrics_from_scores(combine(scan, whole, w), truth).rsum for w in WEIGHTS}
+    print("val rsum by whole-image weight:", {str(k): round(v, 1) for k, v in rsums.items()})
+    return max(rsums, key=rsums.get)
 
 
 def evaluate_split(ckpt: Path, root: Path, data_dir: Path, splits: tuple[str, ...],
-                   sentences: bool, maximal: bool) -> list:
-    """Rows for images of ``splits`` (never trained on; val only picked the best epoch)."""
+                   sentences: bool, maximal: bool, weight: float) -> list:
+    """Rows for images of ``splits`` (never trained on; val only picked the epoch and the
+    whole-image weight): the model as shipped, and its two parts alone."""
     ck = load_checkpoint(ckpt, data_dir=data_dir)
     rows = []
     for unit, name in (("field", "5 captions/image"), ("artwork", "1 text/image")):
-        ds = collection_dataset(root, text_unit=unit, vocab=ck.vocab, sentences=sentences,
-                                maximal=maximal)
-        items = [it for s in splits for it in ds.split(s)]
-        t0 = time.perf_counter()
-        scores, truth = artwork_scores(ck.model, ck.vocab, items)
-        secs = time.perf_counter() - t0
-        for r in metrics_rows(scores, truth, f"{'+'.join(splits)} {name}", rerank=True):
-            r.extra.update(seconds=round(secs, 1), chance_r1=round(100 / scores.shape[1], 3))
-            rows.append(r)
+        scan, whole, truth, secs = score_parts(ck, root, splits, unit, sentences, maximal)
+        variants = [(f"w={weight:g}", weight)]
+        if whole is not None:
+            variants += [("SCAN alone", 0.0), ("whole-image alone", float("inf"))]
+        for label, w in variants:
+            scores = combine(scan, whole, w)
+            for r in metrics_rows(scores, truth, f"{'+'.join(splits)} {name} {label}",
+                                  rerank=True):
+                r.extra.update(seconds=round(secs, 1), chance_r1=round(100 / scores.shape[1], 3))
+                rows.append(r)
     return rows
 
 
@@ -109,19 +157,29 @@ def main() -> int:
                 data_dir=data_dir, phrase_progress=phrase_progress)
     train_s = time.perf_counter() - t0
     print(f"trained {res.epochs_done} epochs in {train_s:.0f}s; best val rsum {res.best_rsum:.1f}")
-    rows = evaluate_split(res.best_path, root, data_dir, ("test",), args.sentences, args.maximal)
+    weight = pick_weight(load_checkpoint(res.best_path, data_dir=data_dir), root,
+                         args.sentences, args.maximal)
+    print(f"whole-image weight picked on val: {weight:g}")
+    rows = evaluate_split(res.best_path, root, data_dir, ("test",), args.sentences, args.maximal,
+                          weight)
     rows += evaluate_split(res.best_path, root, data_dir, ("val", "test"), args.sentences,
-                           args.maximal)
+                           args.maximal, weight)
     print(format_table(rows, "Flickr8k, images never trained on"))
     print(json.dumps({"train_seconds": round(train_s), "config": cfg.to_dict(),
+                      "global_weight": weight,
                       "sentences": args.sentences, "maximal": args.maximal,
                       "test": [r.to_dict() for r in rows]}, indent=1))
     if args.export:
         prov = (f"SCAN heads (pretrained phrase encoder {cfg.text_model} + proposals/"
-                f"EfficientNet-Lite0 regions) trained by bench/train_general.py on Flickr8k "
-                f"(3,000 train images, 5 captions each; Hodosh et al. 2013, research use; images "
-                f"belong to their Flickr owners); best val rsum {res.best_rsum:.1f}")
-        export_checkpoint(res.best_path, args.export, provenance=prov)
+                f"EfficientNet-Lite0 regions) and a whole-image two-tower term "
+                f"(EfficientNet-Lite0/1/2, weight {weight:g} picked on val) trained by "
+                f"bench/train_general.py on Flickr8k (3,000 train images, 5 captions each; "
+                f"Hodosh et al. 2013, research use; images belong to their Flickr owners); "
+                f"best val rsum {res.best_rsum:.1f}")
+        if math.isinf(weight):
+            weight = 1000.0  # the term alone, as far as ranking goes
+        export_checkpoint(res.best_path, args.export, provenance=prov,
+                          config_changes={"global_weight": weight})
         print(f"exported {args.export} ({args.export.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -220,6 +220,8 @@ def register(app: typer.Typer) -> None:
         text_encoder: Annotated[str, typer.Option("--text-encoder", help="pretrained (frozen text model + learned projection) | phrase | word (the thesis' BiGRU encoders, from scratch)")] = default.text_encoder,
         text_model: Annotated[str, typer.Option("--text-model", help="Model manager name of the frozen text model (pretrained encoder).")] = default.text_model,
         mlp_hidden: Annotated[int, typer.Option("--mlp-hidden", help="Hidden size of the pretrained projection's residual MLP (0: linear).")] = default.mlp_hidden,
+        whole: Annotated[bool, typer.Option("--whole/--no-whole", help="Add the whole-image term (needs the vectors `artannot detect` writes, and the pretrained text encoder); a fine-tuned model keeps its initial model's choice.")] = True,
+        global_weight: Annotated[float, typer.Option("--whole-weight", help="Weight of the whole-image term in the score (a fine-tuned model keeps its initial model's).")] = default.global_weight,
         init: Annotated[str, typer.Option("--init", help="auto (the bundled general model when it fits, else scratch) | general | scratch | a checkpoint file to fine-tune.")] = "auto",
         text_unit: Annotated[str, typer.Option("--text-unit", help="artwork (one phrase sequence per artwork) | field (one text per metadata field, e.g. per caption).")] = "artwork",
         sentences: Annotated[bool, typer.Option("--sentences/--no-sentences", help="Also use each field's sentences as text units (pretrained encoder).")] = False,
@@ -259,6 +261,8 @@ def register(app: typer.Typer) -> None:
 
         args = dict(locals())
         cfg = ScanConfig(**{f.name: args[f.name] for f in fields(ScanConfig) if f.name in args})
+        if not whole:
+            cfg = cfg.replace(global_encoder="")
         stop = {"flag": False}
         try:
             if device is None:

@@ -152,11 +152,14 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
 
 
 def export_checkpoint(src: Path | str, dst: Path | str, *, provenance: str = "",
-                      half: bool = True) -> Path:
+                      half: bool = True, config_changes: dict[str, Any] | None = None) -> Path:
     """A checkpoint to ship: weights (float16 with ``half``), config, vocabulary and its
     phrase vectors; no optimizer or RNG state. Loads like any checkpoint (weights are cast
-    back to float32 on load)."""
+    back to float32 on load). ``config_changes``: settings chosen after training (e.g. the
+    whole-image term's weight, picked on validation)."""
     state = _read_state(src)
+    if config_changes:
+        state["config"] = ScanConfig.from_dict({**state["config"], **config_changes}).to_dict()
     weights = state["model"]
     if half:
         weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
