@@ -174,41 +174,20 @@ def plan_detection(items: Iterable[tuple[str, Path]], store: FeatureStore, *,
 Compute = Callable[[Sequence[tuple[str, str, "ModelImage"]]], list["ArtworkRegions"]]
 
 
-def detect_collection(
-    items: Iterable[tuple[str, Path]],
-    store: FeatureStore,
-    detector: Detector,
-    extractor: RegionFeatureExtractor,
-    *,
-    batch_size: int = 4,
-    progress: Callable[[int, int, str], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    flush_seconds: float = 20.0,
-    force: bool = False,
-) -> RunReport:
-    """Detect regions and pool features for every ``(artwork_id, image_path)``.
-
-    ``progress(done, total, artwork_id)`` is called once per artwork (skipped ones too).
-    ``should_stop()`` is polled between batches; the run then flushes and returns with
-    ``stopped=True``.  A store made by other models is refused (mixing features would be
-    silently wrong); ``force`` recomputes artworks even if unchanged.
-    """
+def detect_collection(items: Iterable[tuple[str, Path]], store: FeatureStore, detector: Detector,
+                      extractor: RegionFeatureExtractor, **options: Any) -> RunReport:
+    """Detect regions and pool features for every ``(artwork_id, image_path)``; ``options``
+    as :func:`run_collection` (batch size, progress, should_stop, flush interval, force)."""
     return run_collection(items, store, run_identity(detector, extractor),
-                          lambda loaded: compute_regions(loaded, detector, extractor),
-                          batch_size=batch_size, progress=progress, should_stop=should_stop,
-                          flush_seconds=flush_seconds, force=force)
+                          lambda loaded: compute_regions(loaded, detector, extractor), **options)
 
 
-def encode_collection(items: Iterable[tuple[str, Path]], store: FeatureStore, encoder: Any, *,
-                      batch_size: int = 4, progress: Callable[[int, int, str], None] | None = None,
-                      should_stop: Callable[[], bool] | None = None, flush_seconds: float = 20.0,
-                      force: bool = False) -> RunReport:
+def encode_collection(items: Iterable[tuple[str, Path]], store: FeatureStore, encoder: Any,
+                      **options: Any) -> RunReport:
     """Whole-image vectors of a :class:`~artannot.vision.global_features.GlobalImageEncoder`
     for every artwork, into a store of their own (no regions); resumable like detection."""
     return run_collection(items, store, encoder.identity(),
-                          lambda loaded: compute_wholes(loaded, encoder),
-                          batch_size=batch_size, progress=progress, should_stop=should_stop,
-                          flush_seconds=flush_seconds, force=force)
+                          lambda loaded: compute_wholes(loaded, encoder), **options)
 
 
 def run_collection(
@@ -224,7 +203,13 @@ def run_collection(
     force: bool = False,
 ) -> RunReport:
     """The loop behind :func:`detect_collection` and :func:`encode_collection`: skip what is
-    stored for the same image, load in batches, ``compute``, flush every few seconds."""
+    stored for the same image, load in batches, ``compute``, flush every few seconds.
+
+    ``progress(done, total, artwork_id)`` is called once per artwork (skipped ones too).
+    ``should_stop()`` is polled between batches; the run then flushes and returns with
+    ``stopped=True``.  A store made by other models is refused (mixing features would be
+    silently wrong); ``force`` recomputes artworks even if unchanged.
+    """
     t0 = time.perf_counter()
     items = list(items)
     report = RunReport(total=len(items))
