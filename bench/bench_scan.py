@@ -41,6 +41,10 @@ def main() -> None:
     ap.add_argument("--rerank", action="store_true", help="also rows with asymmetric re-ranking")
     ap.add_argument("--lambda-softmax", type=float, default=ScanConfig().lambda_softmax)
     ap.add_argument("--phrase-loss", type=float, default=ScanConfig().phrase_loss)
+    ap.add_argument("--mlp-hidden", type=int, default=ScanConfig().mlp_hidden,
+                    help="residual MLP width of the pretrained projection (0: linear only)")
+    ap.add_argument("--margin", type=float, default=ScanConfig().margin)
+    ap.add_argument("--seed", type=int, default=ScanConfig().seed, help="training seed")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -58,7 +62,8 @@ def main() -> None:
                              cross_attn=ca, num_epochs=a.epochs, batch_size=a.batch_size,
                              lr=a.lr, lr_update=max(1, a.epochs * 2 // 3),
                              hardest_after=a.hardest_after, lambda_softmax=a.lambda_softmax,
-                             phrase_loss=a.phrase_loss)
+                             phrase_loss=a.phrase_loss, mlp_hidden=a.mlp_hidden,
+                             margin=a.margin, seed=a.seed)
             with tempfile.TemporaryDirectory() as d:
                 t0 = time.perf_counter()
                 res = train(ds, cfg, out_dir=d, device="cpu")

@@ -7,7 +7,7 @@ so a run interrupted after epoch e and resumed matches an uninterrupted run on t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from artannot.retrieval.checkpoint import (
     save_checkpoint,
 )
 from artannot.retrieval.config import ScanConfig
-from artannot.retrieval.data import ScanDataError, ScanDataset
+from artannot.retrieval.data import ArtworkItem, ScanDataError, ScanDataset
 from artannot.retrieval.encoders import TextBatch
 from artannot.retrieval.evaluate import RetrievalMetrics, evaluate_items
 from artannot.retrieval.loss import contrastive_loss, phrase_region_loss
@@ -107,6 +107,20 @@ def with_global_term(config: ScanConfig, dataset: ScanDataset) -> ScanConfig:
     return config.replace(global_dim=dataset.global_dim)
 
 
+def whole_sample(items: Sequence[ArtworkItem], seed: int, limit: int = 20_000) -> np.ndarray:
+    """Whole-image vectors [n, global_dim] of at most ``limit`` distinct training images: enough
+    for their mean and spread, and bounded memory at 500k artworks (7.7 GB as float32)."""
+    first: dict[str, ArtworkItem] = {}
+    for it in items:
+        if it.whole is not None:
+            first.setdefault(it.id, it)
+    chosen = list(first.values())
+    if len(chosen) > limit:
+        pick = np.random.default_rng(seed).choice(len(chosen), limit, replace=False)
+        chosen = [chosen[i] for i in sorted(pick)]
+    return np.stack([np.asarray(it.whole, np.float32) for it in chosen])
+
+
 def global_loss(model: ScanModel, wholes: tuple[torch.Tensor, torch.Tensor], text: TextBatch,
                 same: torch.Tensor, *, margin: float, max_violation: bool,
                 device: torch.device) -> torch.Tensor:
@@ -166,8 +180,7 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
         if init_state is not None:
             model.load_state_dict(init_state)
         elif model.has_global:
-            model.set_global_stats(torch.from_numpy(np.stack(
-                [np.asarray(it.whole, np.float32) for it in train_items if it.whole is not None])))
+            model.set_global_stats(torch.from_numpy(whole_sample(train_items, config.seed)))
     if model.uses_phrase_vectors:
         if vocab.vectors is None:
             attach_phrase_vectors(vocab, config, data_dir=data_dir)

@@ -101,3 +101,15 @@ def test_bigru_text_encoders_train_without_the_term(uninformative_regions, tmp_p
     assert not res.model.has_global and res.model.config.global_dim == 0
     with pytest.raises(ValueError, match="pretrained"):
         ScanConfig(text_encoder="word", global_dim=8)
+
+
+def test_standardisation_reads_a_bounded_sample_of_distinct_images() -> None:
+    from artannot.retrieval.train import whole_sample
+
+    rng = np.random.default_rng(0)
+    items = [ArtworkItem(f"a{i // 5}", np.zeros((1, 2)), ["x"], "train",
+                         rng.standard_normal(4).astype(np.float16)) for i in range(50)]
+    items.append(ArtworkItem("judged", np.zeros((1, 2)), ["x"], "train"))  # no vector
+    assert whole_sample(items, seed=0).shape == (10, 4)  # 5 captions of an image count once
+    small = whole_sample(items, seed=0, limit=3)
+    assert small.shape == (3, 4) and np.array_equal(small, whole_sample(items, seed=0, limit=3))
