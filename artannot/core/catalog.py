@@ -839,8 +839,11 @@ def _add_lookup_columns(conn: sqlite3.Connection) -> None:
     these instead of re-reading every VOC file after each save. Older catalogs get them filled
     by re-indexing each artwork once (its signature is cleared).
     """
-    cols = {r[1] for r in conn.execute("PRAGMA table_info(artworks)")}
+    # Read and alter under the write lock: two processes opening a new catalog at once both
+    # saw the columns missing and the second ALTER failed ("duplicate column name: stem").
+    conn.execute("BEGIN IMMEDIATE")
     with conn:
+        cols = {r[1] for r in conn.execute("PRAGMA table_info(artworks)")}
         if "stem" not in cols:
             conn.execute("ALTER TABLE artworks ADD COLUMN stem TEXT")
             conn.executemany("UPDATE artworks SET stem=? WHERE rowid=?",
