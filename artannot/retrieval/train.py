@@ -24,7 +24,7 @@ from artannot.retrieval.checkpoint import (
 )
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import ArtworkItem, ScanDataError, ScanDataset
-from artannot.retrieval.encoders import TextBatch
+from artannot.retrieval.encoders import TextBatch, uses_phrase_vectors
 from artannot.retrieval.evaluate import RetrievalMetrics, evaluate_items
 from artannot.retrieval.loss import contrastive_loss, phrase_region_loss
 from artannot.retrieval.scan import ScanModel
@@ -100,9 +100,8 @@ def init_from(config: ScanConfig, init: Path | str, feature_dim: int) -> tuple[S
 def with_global_term(config: ScanConfig, dataset: ScanDataset) -> ScanConfig:
     """A new model gets the whole-image term when its data has the vectors (and its text
     side the frozen phrase vectors the term reads); otherwise SCAN alone."""
-    if config.global_dim or not config.global_encoder or not dataset.global_dim:
-        return config
-    if config.text_encoder != "pretrained":
+    if (config.global_dim or not config.global_encoder or not dataset.global_dim
+            or not uses_phrase_vectors(config.text_encoder)):
         return config
     return config.replace(global_dim=dataset.global_dim)
 

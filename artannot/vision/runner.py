@@ -190,6 +190,15 @@ def encode_collection(items: Iterable[tuple[str, Path]], store: FeatureStore, en
                           lambda loaded: compute_wholes(loaded, encoder), **options)
 
 
+def encode_into_collection(items: Iterable[tuple[str, Path]], data_dir: Path, encoder: Any,
+                           **options: Any) -> tuple[Path, RunReport]:
+    """:func:`encode_collection` into the collection's own whole-image store (created on first
+    use); returns ``(store_dir, report)``."""
+    store_dir = encoder.store_dir(data_dir)
+    with FeatureStore(store_dir, dim=encoder.dim) as store:
+        return store_dir, encode_collection(items, store, encoder, **options)
+
+
 def run_collection(
     items: Iterable[tuple[str, Path]],
     store: FeatureStore,
