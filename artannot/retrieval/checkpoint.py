@@ -124,6 +124,11 @@ def _read_state(path: Path | str, map_location: str | torch.device = "cpu") -> d
     return state
 
 
+def read_weights(path: Path | str) -> dict[str, torch.Tensor]:
+    """A checkpoint's model weights alone (to restore an earlier epoch into a live model)."""
+    return _read_state(path)["model"]
+
+
 def read_config(path: Path | str) -> ScanConfig:
     """The configuration of a checkpoint, without building its model."""
     return ScanConfig.from_dict(_read_state(path)["config"])

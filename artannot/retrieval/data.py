@@ -34,6 +34,7 @@ class ArtworkItem:
     phrases: list[str]
     split: str = "train"
     whole: np.ndarray | None = None  # whole-image vector (vision.global_features), if computed
+    sentences: int = 0  # how many of the last phrases are whole sentences (see texts_of)
 
 
 class FeatureRecordLike(Protocol):
@@ -51,8 +52,10 @@ class CatalogLike(Protocol):
     def phrases(self, artwork_id: str) -> Sequence[Any]: ...
 
 
-def encode_texts(vocab: TextVocab, texts: Sequence[Sequence[str]]) -> TextBatch:
-    """Pad phrase sequences (and the words of each phrase) into a :class:`TextBatch`."""
+def encode_texts(vocab: TextVocab, texts: Sequence[Sequence[str]],
+                 sentences: Sequence[int] | None = None) -> TextBatch:
+    """Pad phrase sequences (and the words of each phrase) into a :class:`TextBatch`;
+    ``sentences``: how many of each text's last units are sentences."""
     n = max(1, max((len(t) for t in texts), default=1))
     words = [[vocab.encode_words(p) for p in t] for t in texts]
     w = max(1, max((len(x) for t in words for x in t), default=1))
@@ -77,7 +80,13 @@ def encode_texts(vocab: TextVocab, texts: Sequence[Sequence[str]]) -> TextBatch:
             bi = torch.tensor([b for b, t in enumerate(texts) for _ in t], dtype=torch.long)
             ji = torch.tensor([j for t in texts for j in range(len(t))], dtype=torch.long)
             vectors[bi, ji] = torch.from_numpy(table)[rows]
-    return TextBatch(pids, lengths, wids, wlen, vectors)
+    sent = torch.tensor(list(sentences), dtype=torch.long) if sentences is not None else None
+    return TextBatch(pids, lengths, wids, wlen, vectors, sent)
+
+
+def encode_item_texts(vocab: TextVocab, items: Sequence[ArtworkItem]) -> TextBatch:
+    """The texts of ``items``, knowing which of their units are sentences."""
+    return encode_texts(vocab, [it.phrases for it in items], [it.sentences for it in items])
 
 
 def pad_features(feats: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,16 +122,33 @@ def same_image(items: Sequence[ArtworkItem]) -> torch.Tensor:
     return code[:, None] == code[None, :]
 
 
-def phrase_keys(items: Sequence[ArtworkItem]) -> torch.Tensor:
-    """[B, n] one integer per distinct phrase of the batch (-1 = padding), so the
-    fragment-level loss can tell which images' texts share a phrase."""
+@dataclass
+class PhraseKeys:
+    """Which phrase each unit of a batch is, and which of the batch's phrases may name the
+    same thing, for the fragment-level loss."""
+
+    keys: torch.Tensor  # [B, n] one integer per distinct phrase of the batch (-1 = padding)
+    compatible: torch.Tensor  # [K, K] True where one phrase's words contain the other's
+
+
+def phrase_keys(items: Sequence[ArtworkItem]) -> PhraseKeys:
+    """Keys of a batch's phrases, so the fragment-level loss can tell which images' texts
+    share a phrase or a nested one: a box captioned "dog" may well hold the "black dog" of
+    another text, so neither is a negative for the other's image."""
     keys: dict[str, int] = {}
     n = max(1, max(len(it.phrases) for it in items))
     out = torch.full((len(items), n), -1, dtype=torch.long)
     for b, it in enumerate(items):
         for j, p in enumerate(it.phrases):
             out[b, j] = keys.setdefault(p, len(keys))
-    return out
+    words: dict[str, int] = {}
+    rows = [[words.setdefault(w, len(words)) for w in p.split()] for p in keys]
+    bag = torch.zeros(len(keys), max(1, len(words)))
+    for k, ids in enumerate(rows):
+        bag[k, ids] = 1.0
+    missing = bag @ (1.0 - bag).T  # [K, K] words of k that l lacks
+    inside = missing == 0
+    return PhraseKeys(out, inside | inside.T)
 
 
 class ScanDataset:
@@ -156,7 +182,7 @@ class ScanDataset:
     def batches(self, items: Sequence[ArtworkItem], batch_size: int,
                 order: Sequence[int] | None = None
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, TextBatch, torch.Tensor,
-                                    torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]]:
+                                    PhraseKeys, tuple[torch.Tensor, torch.Tensor] | None]]:
         """Collated (features, region mask, texts, same-image matrix, phrase keys, whole-image
         vectors) batches over ``items`` in ``order`` (see :func:`same_image`,
         :func:`phrase_keys`, :func:`stack_wholes`)."""
@@ -164,8 +190,19 @@ class ScanDataset:
         for s in range(0, len(idx), batch_size):
             chunk = [items[i] for i in idx[s:s + batch_size]]
             feats, mask = pad_features([it.features for it in chunk])
-            yield (feats, mask, encode_texts(self.vocab, [it.phrases for it in chunk]),
+            yield (feats, mask, encode_item_texts(self.vocab, chunk),
                    same_image(chunk), phrase_keys(chunk), stack_wholes(chunk))
+
+    def text_batches(self, items: Sequence[ArtworkItem], batch_size: int,
+                     order: Sequence[int] | None = None
+                     ) -> Iterator[tuple[TextBatch, torch.Tensor,
+                                         tuple[torch.Tensor, torch.Tensor] | None]]:
+        """(texts, same-image matrix, whole-image vectors) batches: what the whole-image term
+        trains on, without reading any region."""
+        idx = list(order) if order is not None else list(range(len(items)))
+        for s in range(0, len(idx), batch_size):
+            chunk = [items[i] for i in idx[s:s + batch_size]]
+            yield encode_item_texts(self.vocab, chunk), same_image(chunk), stack_wholes(chunk)
 
     @property
     def global_dim(self) -> int:
@@ -191,8 +228,17 @@ def maximal_phrases(phrases: Sequence[str]) -> list[str]:
 def texts_of(phrases: Sequence[Any], unit: str,
              field_texts: dict[str, str] | None = None, *,
              maximal: bool = False) -> list[list[str]]:
+    """An artwork's phrase records as texts (see :func:`texts_with_sentences`)."""
+    return [units for units, _ in texts_with_sentences(phrases, unit, field_texts,
+                                                        maximal=maximal)]
+
+
+def texts_with_sentences(phrases: Sequence[Any], unit: str,
+                         field_texts: dict[str, str] | None = None, *,
+                         maximal: bool = False) -> list[tuple[list[str], int]]:
     """An artwork's phrase records as texts: one sequence (the thesis' protocol) or one per
-    metadata field (a caption of a Karpathy file: Flickr's 5-captions protocol).
+    metadata field (a caption of a Karpathy file: Flickr's 5-captions protocol), each with
+    how many of its last units are sentences.
 
     With ``field_texts`` each text also holds the sentences of its fields as units of their
     own (after its phrases): a pretrained encoder reads a whole sentence ("a dog jumps over
@@ -215,9 +261,12 @@ def texts_of(phrases: Sequence[Any], unit: str,
     else:
         fields_of = {f: [f] for f in by_field}
     if field_texts is None:
-        return [ns for _, ns in groups]
-    return [ns + [s for f in fields_of[key] for s in sentence_units(field_texts.get(f, ""))]
-            for key, ns in groups]
+        return [(ns, 0) for _, ns in groups]
+    out = []
+    for key, ns in groups:
+        sents = [s for f in fields_of[key] for s in sentence_units(field_texts.get(f, ""))]
+        out.append((ns + sents, len(sents)))
+    return out
 
 
 def sentence_units(text: str) -> list[str]:
@@ -269,8 +318,9 @@ def dataset_from_stores(catalog: CatalogLike, store: FeatureStoreLike, *,
         split = getattr(art, "split", None) or "train"
         fields = dict(getattr(art, "fields", None) or {}) if sentences else None
         whole = _stored_whole(wholes, aid)
-        for text in texts_of(catalog.phrases(aid), text_unit, fields, maximal=maximal):
-            items.append(ArtworkItem(str(aid), feats, text, split, whole))
+        for text, n_sentences in texts_with_sentences(catalog.phrases(aid), text_unit, fields,
+                                                      maximal=maximal):
+            items.append(ArtworkItem(str(aid), feats, text, split, whole, n_sentences))
     ds = ScanDataset(items, vocab, min_phrase_count=min_phrase_count)
     ds.without_features = without
     return ds

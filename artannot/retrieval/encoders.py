@@ -30,16 +30,33 @@ class TextBatch:
     word_ids: torch.Tensor
     word_lengths: torch.Tensor
     vectors: torch.Tensor | None = None
+    # [B] how many of each text's last units are whole sentences rather than noun phrases
+    sentences: torch.Tensor | None = None
 
     @property
     def mask(self) -> torch.Tensor:
         n = self.phrase_ids.shape[1]
         return torch.arange(n, device=self.lengths.device)[None, :] < self.lengths[:, None]
 
+    @property
+    def summary_mask(self) -> torch.Tensor:
+        """[B, n] the units whose mean stands for the whole text: its sentences when it has
+        any (a caption says more than its noun phrases), else all its phrases."""
+        if self.sentences is None:
+            return self.mask
+        n = self.phrase_ids.shape[1]
+        pos = torch.arange(n, device=self.lengths.device)[None, :]
+        first = torch.where(self.sentences > 0, self.lengths - self.sentences,
+                            torch.zeros_like(self.lengths))
+        return (pos >= first[:, None]) & self.mask
+
     def to(self, device: torch.device | str) -> TextBatch:
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return t.to(device) if t is not None else None
+
         return TextBatch(*(t.to(device) for t in (self.phrase_ids, self.lengths, self.word_ids,
                                                   self.word_lengths)),
-                         self.vectors.to(device) if self.vectors is not None else None)
+                         move(self.vectors), move(self.sentences))
 
 
 class ImageEncoder(nn.Module):

@@ -16,6 +16,7 @@ import torch
 from artannot.retrieval.data import (
     ArtworkItem,
     ScanDataset,
+    encode_item_texts,
     encode_texts,
     pad_features,
     stack_wholes,
@@ -174,7 +175,7 @@ def encode_text_items(model: ScanModel, vocab: TextVocab, items: Sequence[Artwor
     txt_mask = torch.zeros(len(items), nmax, dtype=torch.bool, device=device)
     for s in range(0, len(items), batch_size):
         chunk = items[s:s + batch_size]
-        tb = encode_texts(vocab, [it.phrases for it in chunk]).to(device)
+        tb = encode_item_texts(vocab, chunk).to(device)
         t = model.encode_texts(tb)
         txt[s:s + len(chunk), :t.shape[1]] = t
         txt_mask[s:s + len(chunk), :t.shape[1]] = tb.mask
@@ -185,8 +186,18 @@ def encode_text_items(model: ScanModel, vocab: TextVocab, items: Sequence[Artwor
 def artwork_scores(model: ScanModel, vocab: TextVocab, items: Sequence[ArtworkItem], *,
                    shard: int | None = None, device: torch.device | None = None
                    ) -> tuple[np.ndarray, list[list[int]]]:
-    """Scores [N_img, N_txt] of every image's regions against every text, and the correct
-    texts of each image (items with the same id are texts of one image)."""
+    """Scores [N_img, N_txt] of every image against every text (SCAN plus the weighted
+    whole-image term), and the correct texts of each image (items with the same id are
+    texts of one image)."""
+    scores, truth = scan_scores(model, vocab, items, shard=shard, device=device)
+    return add_global_term(scores, model, vocab, items, device=device), truth
+
+
+@torch.no_grad()
+def scan_scores(model: ScanModel, vocab: TextVocab, items: Sequence[ArtworkItem], *,
+                shard: int | None = None, device: torch.device | None = None
+                ) -> tuple[np.ndarray, list[list[int]]]:
+    """SCAN's part of :func:`artwork_scores` alone (regions against phrases)."""
     was_training = model.training
     model.eval()
     if device is not None:
@@ -194,13 +205,25 @@ def artwork_scores(model: ScanModel, vocab: TextVocab, items: Sequence[ArtworkIt
     images, truth = group_texts(items)
     img, im = encode_images(model, images, device=device)
     txt, tm = encode_text_items(model, vocab, items, device=device)
-    scores = model.sharded_similarity(img, im, txt, tm, shard).numpy()
-    whole = (global_scores(model, vocab, images, items, device=device)
-             if model.config.global_weight else None)
-    if whole is not None:
-        scores = scores + model.config.global_weight * whole
+    scores = model.sharded_similarity(img, im, txt, tm, shard).cpu().numpy()
     model.train(was_training)
     return scores, truth
+
+
+def add_global_term(scan: np.ndarray, model: ScanModel, vocab: TextVocab,
+                     items: Sequence[ArtworkItem], *, weight: float | None = None,
+                     device: torch.device | None = None) -> np.ndarray:
+    """SCAN's scores of ``items`` plus ``weight`` (default: the model's) x the whole-image
+    term; unchanged when the weight is 0 or nothing has a whole-image vector."""
+    w = model.config.global_weight if weight is None else weight
+    if not w:
+        return scan
+    was_training = model.training
+    model.eval()
+    images, _ = group_texts(items)
+    whole = global_scores(model, vocab, images, items, device=device)
+    model.train(was_training)
+    return scan if whole is None else scan + w * whole
 
 
 @torch.no_grad()
@@ -216,7 +239,7 @@ def global_scores(model: ScanModel, vocab: TextVocab, images: Sequence[ArtworkIt
     vectors, have = stacked
     img = model.encode_global_images(vectors.to(device)) * have.to(device)[:, None]
     txt = torch.cat([model.encode_global_texts(
-        encode_texts(vocab, [it.phrases for it in texts[s:s + batch_size]]).to(device))
+        encode_item_texts(vocab, texts[s:s + batch_size]).to(device))
         for s in range(0, len(texts), batch_size)])
     return (img @ txt.T).cpu().numpy()
 

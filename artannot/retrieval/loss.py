@@ -29,28 +29,44 @@ def contrastive_loss(scores: torch.Tensor, *, margin: float = 0.2,
 
 
 def phrase_region_loss(img: torch.Tensor, img_mask: torch.Tensor, txt: torch.Tensor,
-                       txt_mask: torch.Tensor, keys: torch.Tensor, *,
-                       margin: float = 0.2) -> torch.Tensor:
+                       txt_mask: torch.Tensor, keys: torch.Tensor, *, margin: float = 0.2,
+                       compatible: torch.Tensor | None = None,
+                       both_ways: bool = False) -> torch.Tensor:
     """Fragment-level hinge loss: each phrase must match some region of its own image better
-    (by ``margin``) than any region of an image whose text lacks that phrase.
+    (by ``margin``) than any region of an image whose text has no phrase for the same thing.
 
     A phrase's score for an image is its best region's cosine (multiple-instance learning, as
     in Karpathy et al.'s fragment embeddings), which is exactly how a suggestion scores a
     region. SCAN's sentence-level loss aligns regions only through attention; this term
     trains the region-phrase cosine itself. ``keys[b, j]`` identifies phrase j of text b
-    (equal keys = same phrase; -1 = padding), so an image whose text has the same phrase is
-    not a negative. Summed over phrases and scaled to one term per text, like the
-    sentence-level loss.
+    (-1 = padding); ``compatible[k, l]`` says phrases k and l may name the same thing (see
+    :func:`artannot.retrieval.data.phrase_keys`; default: only equal keys), so an image whose
+    text has such a phrase is not a negative.
+
+    ``both_ways`` adds the direction a suggestion ranks in: the best region of each phrase in
+    its own image must score that phrase above every batch phrase incompatible with the image.
+    Summed over phrases and scaled to one term per text, like the sentence-level loss.
     """
     b = txt.shape[0]
+    keys = keys.to(txt.device)
     real = txt_mask.bool()
     owner = torch.arange(b, device=txt.device)[:, None].expand_as(real)[real]  # [P]
     phr = txt[real]  # [P, D]
-    pk = keys.to(txt.device)[real]  # [P]
+    pk = keys[real]  # [P]
     dots = torch.einsum("pd,ikd->pik", phr, img)
     dots = dots.masked_fill(~img_mask.bool()[None, :, :], float("-inf"))
-    best = dots.amax(-1)  # [P, B]: best region of each image for each phrase
+    best, where = dots.max(-1)  # [P, B]: best region of each image for each phrase
     pos = best.gather(1, owner[:, None])  # [P, 1]
-    has = (keys.to(txt.device)[None, :, :] == pk[:, None, None]).any(-1)  # [P, B]
+    if compatible is None:
+        has = (keys[None, :, :] == pk[:, None, None]).any(-1)  # [P, B]
+    else:
+        compatible = compatible.to(txt.device)
+        has = (compatible[pk][:, keys.clamp(min=0)] & (keys >= 0)[None]).any(-1)
     cost = (margin + best - pos).clamp(min=0).masked_fill(has, 0.0)
-    return cost.max(dim=1).values.sum() * b / max(int(real.sum()), 1)
+    total = cost.max(dim=1).values.sum()
+    if both_ways:
+        own_best = img[owner, where.gather(1, owner[:, None]).squeeze(1)]  # [P, D]
+        others = own_best @ phr.T  # [P, P']: phrase p's region against every batch phrase
+        cost2 = (margin + others - pos).clamp(min=0).masked_fill(has[:, owner].T, 0.0)
+        total = total + cost2.max(dim=1).values.sum()
+    return total * b / max(int(real.sum()), 1)

@@ -73,12 +73,22 @@ class ScanModel(nn.Module):
     def encode_global_images(self, wholes: torch.Tensor) -> torch.Tensor:
         """Whole-image vectors [B, global_dim] -> unit vectors [B, D]."""
         assert self.global_img is not None
-        return l2norm(self.global_img((wholes - self.global_mean) / self.global_std))
+        x = (wholes - self.global_mean) / self.global_std
+        x = nn.functional.dropout(x, self.config.global_dropout, self.training)
+        return l2norm(self.global_img(x))
+
+    def reset_global_towers(self) -> None:
+        """Fresh weights for the whole-image term's two linear maps (seeded by the config)."""
+        assert self.global_img is not None and self.global_txt is not None
+        torch.manual_seed(self.config.seed + 1)
+        self.global_img.reset_parameters()
+        self.global_txt.reset_parameters()
 
     def encode_global_texts(self, batch: TextBatch) -> torch.Tensor:
-        """A text's mean frozen phrase vector (its sentences included) -> unit vectors [B, D]."""
+        """A text's mean frozen unit vector (see ``ScanConfig.global_text``) -> [B, D]."""
         assert self.global_txt is not None and batch.vectors is not None
-        m = batch.mask[..., None].to(batch.vectors.dtype)
+        units = batch.summary_mask if self.config.global_text == "sentences" else batch.mask
+        m = units[..., None].to(batch.vectors.dtype)
         mean = (batch.vectors * m).sum(1) / m.sum(1).clamp(min=1.0)
         return l2norm(self.global_txt(mean))
 

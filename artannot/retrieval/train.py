@@ -20,12 +20,19 @@ from artannot.retrieval.checkpoint import (
     attach_phrase_vectors,
     build_model,
     load_checkpoint,
+    read_weights,
     save_checkpoint,
 )
 from artannot.retrieval.config import ScanConfig
 from artannot.retrieval.data import ArtworkItem, ScanDataError, ScanDataset
 from artannot.retrieval.encoders import TextBatch, uses_phrase_vectors
-from artannot.retrieval.evaluate import RetrievalMetrics, evaluate_items
+from artannot.retrieval.evaluate import (
+    RetrievalMetrics,
+    add_global_term,
+    evaluate_items,
+    metrics_from_scores,
+    scan_scores,
+)
 from artannot.retrieval.loss import contrastive_loss, phrase_region_loss
 from artannot.retrieval.scan import ScanModel
 from artannot.vision.device import select_device
@@ -74,7 +81,7 @@ def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 ARCHITECTURE_FIELDS = ("embed_size", "word_dim", "text_encoder", "text_model", "phrase_dim",
                        "mlp_hidden", "num_layers", "bidirectional", "cross_attn", "agg",
                        "lambda_softmax", "lambda_lse", "raw_feature_norm", "global_encoder",
-                       "global_dim", "global_weight")
+                       "global_dim", "global_weight", "global_text")
 
 
 def init_from(config: ScanConfig, init: Path | str, feature_dim: int) -> tuple[ScanConfig, dict]:
@@ -131,6 +138,87 @@ def global_loss(model: ScanModel, wholes: tuple[torch.Tensor, torch.Tensor], tex
     txt = model.encode_global_texts(text)[have]
     return contrastive_loss(img @ txt.T, margin=margin, max_violation=max_violation,
                             same=same.to(device)[have][:, have])
+
+
+def _num_batches(n: int, batch_size: int) -> int:
+    return (n + batch_size - 1) // batch_size
+
+
+def _step(model: ScanModel, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+          config: ScanConfig) -> None:
+    optimizer.zero_grad()  # grads of parameters the loss does not reach stay None: not updated
+    loss.backward()
+    if config.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+
+
+def _restart_towers(model: ScanModel, optimizer: torch.optim.Optimizer, best: Path) -> None:
+    """Before the towers-only epochs: SCAN back to its best epoch, the towers afresh (fitted
+    beside SCAN they overfit before SCAN's best epoch; alone, with their own warm-up of summed
+    negatives, they reach more), their optimiser state dropped."""
+    if best.is_file():
+        model.load_state_dict(read_weights(best))
+    model.reset_global_towers()
+    for module in (model.global_img, model.global_txt):
+        for p in module.parameters():  # type: ignore[union-attr]
+            optimizer.state.pop(p, None)
+
+
+def _scan_epoch(model: ScanModel, data: ScanDataset, items: Sequence[ArtworkItem],
+                optimizer: torch.optim.Optimizer, config: ScanConfig, epoch: int, total: int,
+                lr: float, dev: torch.device,
+                progress: Callable[[TrainProgress], None] | None,
+                should_stop: Callable[[], bool] | None) -> bool:
+    """One epoch of SCAN (and the whole-image term beside it); True when stopped."""
+    hardest = config.max_violation and epoch >= config.hardest_after
+    nb = _num_batches(len(items), config.batch_size)
+    order = _epoch_order(len(items), config.seed, epoch)
+    for b, (feats, mask, text, same, keys, wholes) in enumerate(
+            data.batches(items, config.batch_size, order)):
+        if should_stop is not None and should_stop():
+            return True
+        if feats.shape[0] < 2:
+            continue  # a triplet loss needs a negative
+        feats, mask, text = feats.to(dev), mask.to(dev), text.to(dev)
+        img, txt = model.encode_images(feats, mask), model.encode_texts(text)
+        scores = model.similarity(img, mask, txt, text.mask)
+        loss = contrastive_loss(scores, margin=config.margin, max_violation=hardest,
+                                same=same.to(dev))
+        if config.phrase_loss > 0:
+            both = config.fragment_loss == "both"
+            loss = loss + config.phrase_loss * phrase_region_loss(
+                img, mask, txt, text.mask, keys.keys, margin=config.margin,
+                compatible=keys.compatible if both else None, both_ways=both)
+        if model.has_global and wholes is not None and int(wholes[1].sum()) >= 2:
+            loss = loss + global_loss(model, wholes, text, same, margin=config.margin,
+                                      max_violation=hardest, device=dev)
+        _step(model, optimizer, loss, config)
+        if progress is not None:
+            progress(TrainProgress(epoch + 1, total, b + 1, nb, loss.item(), lr))
+    return False
+
+
+def _towers_epoch(model: ScanModel, data: ScanDataset, items: Sequence[ArtworkItem],
+                  optimizer: torch.optim.Optimizer, config: ScanConfig, epoch: int, total: int,
+                  lr: float, dev: torch.device,
+                  progress: Callable[[TrainProgress], None] | None,
+                  should_stop: Callable[[], bool] | None) -> bool:
+    """One epoch of the whole-image term alone (no region is read); True when stopped."""
+    hardest = config.max_violation and epoch - config.num_epochs >= config.hardest_after
+    nb = _num_batches(len(items), config.batch_size)
+    order = _epoch_order(len(items), config.seed, epoch)
+    for b, (text, same, wholes) in enumerate(data.text_batches(items, config.batch_size, order)):
+        if should_stop is not None and should_stop():
+            return True
+        if wholes is None or int(wholes[1].sum()) < 2:
+            continue
+        loss = global_loss(model, wholes, text.to(dev), same, margin=config.margin,
+                           max_violation=hardest, device=dev)
+        _step(model, optimizer, loss, config)
+        if progress is not None:
+            progress(TrainProgress(epoch + 1, total, b + 1, nb, loss.item(), lr))
+    return False
 
 
 def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
@@ -196,49 +284,36 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
 
     # The vocabulary of the model wins (resumed runs keep their ids).
     data = dataset if vocab is dataset.vocab else ScanDataset(dataset.items, vocab)
-    nb = (len(train_items) + config.batch_size - 1) // config.batch_size
+    total = config.num_epochs + (config.global_epochs if model.has_global else 0)
     interrupted = False
-    epoch = start_epoch
-    for epoch in range(start_epoch, config.num_epochs):
-        lr = lr_at(config, epoch)
+    scan_val: tuple[np.ndarray, list[list[int]]] | None = None
+    for epoch in range(start_epoch, total):
+        towers_only = epoch >= config.num_epochs
+        lr = config.lr if towers_only else lr_at(config, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        if towers_only and epoch == config.num_epochs:
+            _restart_towers(model, optimizer, best_path)
         model.train()
-        hardest = config.max_violation and epoch >= config.hardest_after
         t0 = time.perf_counter()
-        order = _epoch_order(len(train_items), config.seed, epoch)
-        for b, (feats, mask, text, same, keys, wholes) in enumerate(
-                data.batches(train_items, config.batch_size, order)):
-            if should_stop is not None and should_stop():
-                interrupted = True
-                break
-            if feats.shape[0] < 2:
-                continue  # a triplet loss needs a negative
-            feats, mask, text = feats.to(dev), mask.to(dev), text.to(dev)
-            img, txt = model.encode_images(feats, mask), model.encode_texts(text)
-            scores = model.similarity(img, mask, txt, text.mask)
-            loss = contrastive_loss(scores, margin=config.margin, max_violation=hardest,
-                                    same=same.to(dev))
-            if config.phrase_loss > 0:
-                loss = loss + config.phrase_loss * phrase_region_loss(
-                    img, mask, txt, text.mask, keys, margin=config.margin)
-            if model.has_global and wholes is not None and int(wholes[1].sum()) >= 2:
-                loss = loss + global_loss(model, wholes, text, same, margin=config.margin,
-                                          max_violation=hardest, device=dev)
-            optimizer.zero_grad()
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            if progress is not None:
-                progress(TrainProgress(epoch + 1, config.num_epochs, b + 1, nb, loss.item(), lr))
+        run_epoch = _towers_epoch if towers_only else _scan_epoch
+        interrupted = run_epoch(model, data, train_items, optimizer, config, epoch, total, lr,
+                                dev, progress, should_stop)
         if interrupted:
             break
         secs = time.perf_counter() - t0
-        val = (evaluate_items(model, vocab, val_items, device=dev, label="val")
-               if len(val_items) >= 2 else None)
+        val = None
+        if len(val_items) >= 2 and towers_only:
+            # SCAN's part is frozen now: its validation scores are computed once.
+            scan_val = scan_val or scan_scores(model, vocab, val_items, device=dev)
+            val = metrics_from_scores(
+                add_global_term(scan_val[0], model, vocab, val_items, device=dev),
+                scan_val[1], "val")
+        elif len(val_items) >= 2:
+            val = evaluate_items(model, vocab, val_items, device=dev, label="val")
         rsum = val.rsum if val is not None else -float(epoch)
         history.append({"epoch": epoch + 1, "seconds": secs, "lr": lr,
+                        "stage": "whole-image towers" if towers_only else "scan",
                         "val": val.to_dict() if val is not None else None})
         improved = rsum > best_rsum
         if improved:
@@ -248,10 +323,10 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
         save_checkpoint(last_path, model, vocab, epoch=epoch + 1, best_rsum=best_rsum,
                         history=history, optimizer=optimizer)
         if progress is not None:
-            progress(TrainProgress(epoch + 1, config.num_epochs, nb, nb, float("nan"), lr, val,
-                                   secs))
+            nb = _num_batches(len(train_items), config.batch_size)
+            progress(TrainProgress(epoch + 1, total, nb, nb, float("nan"), lr, val, secs))
         if should_stop is not None and should_stop():
-            interrupted = epoch + 1 < config.num_epochs
+            interrupted = epoch + 1 < total
             break
     done = len(history)
     return TrainResult(model, done, best_rsum, best_path if best_path.is_file() else None,

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from artannot.retrieval.checkpoint import export_checkpoint, load_checkpoint
+from artannot.retrieval.attention import l2norm
+from artannot.retrieval.checkpoint import export_checkpoint, load_checkpoint, read_weights
 from artannot.retrieval.config import ScanConfig
-from artannot.retrieval.data import ArtworkItem, ScanDataset, stack_wholes
+from artannot.retrieval.data import ArtworkItem, ScanDataset, encode_texts, stack_wholes
 from artannot.retrieval.evaluate import artwork_scores, evaluate, global_scores, group_texts
+from artannot.retrieval.scan import ScanModel
 from artannot.retrieval.train import train
 from tests.retrieval.fake_vectors import fake_vectors
 
@@ -113,3 +115,81 @@ def test_standardisation_reads_a_bounded_sample_of_distinct_images() -> None:
     assert whole_sample(items, seed=0).shape == (10, 4)  # 5 captions of an image count once
     small = whole_sample(items, seed=0, limit=3)
     assert small.shape == (3, 4) and np.array_equal(small, whole_sample(items, seed=0, limit=3))
+
+
+@pytest.mark.parametrize("global_text", ["sentences", "units"])
+def test_a_text_is_summed_up_by_its_sentences_when_it_has_any(uninformative_regions,
+                                                              global_text):
+    cfg = ScanConfig(global_dim=GDIM, global_text=global_text, **FAST)
+    model = ScanModel(cfg, feature_dim=8, num_phrases=4, num_words=4)
+    caption = ["red circle", "blue square", "a red circle beside a blue square"]
+    tb = encode_texts(uninformative_regions.vocab, [caption, caption[:2]], [1, 0])
+    assert tb.summary_mask.tolist() == [[False, False, True], [True, True, False]]
+    with torch.no_grad():
+        got = model.encode_global_texts(tb)
+        units = tb.vectors[0, 2] if global_text == "sentences" else tb.vectors[0].mean(0)
+        want = l2norm(model.global_txt(torch.stack([units, tb.vectors[1, :2].mean(0)])))
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_older_checkpoints_keep_the_text_summary_they_were_trained_with() -> None:
+    old = ScanConfig.from_dict({"embed_size": 64, "global_dim": 8, "text_encoder": "pretrained"})
+    assert old.global_text == "units" and old.global_epochs == 0
+    assert ScanConfig().global_text == "sentences" and ScanConfig().global_epochs > 0
+    with pytest.raises(ValueError, match="global_text"):
+        ScanConfig(global_text="words")
+
+
+def _tower(state: dict) -> dict:
+    return {k: v for k, v in state.items() if k.startswith("global_")}
+
+
+def _scan(state: dict) -> dict:
+    return {k: v for k, v in state.items() if not k.startswith("global_")}
+
+
+@pytest.mark.parametrize("stop_after", [None, 3, 4])
+def test_towers_refit_alone_with_scan_at_its_best_epoch_and_resume(uninformative_regions, tmp_path,
+                                                             stop_after):
+    """After SCAN's epochs the two towers are fitted again, alone, with SCAN frozen at its
+    best epoch. Interrupted at the switch or inside the towers' epochs, a resumed run ends
+    as an uninterrupted one."""
+    from artannot.text.vocab import TextVocab
+
+    # every phrase in the vocabulary: a resumed run embeds its texts from the stored vectors
+    vocab = TextVocab.build((it.phrases for it in uninformative_regions.items),
+                            min_phrase_count=1, min_word_count=1)
+    vocab.vectors = uninformative_regions.vocab.vectors
+    ds = ScanDataset(uninformative_regions.items, vocab)
+    cfg = ScanConfig(num_epochs=3, global_epochs=3, seed=1, **FAST)
+    out = tmp_path / "run"
+    scan_best: list[dict] = []
+    ended: list[int] = []
+
+    def progress(p):
+        if p.val is not None:
+            ended.append(p.epoch)
+            assert p.num_epochs == 6
+            if p.epoch == 3:
+                scan_best.append(read_weights(out / "best.pt"))
+
+    stop = (lambda: len(ended) >= stop_after) if stop_after else None
+    res = train(ds, cfg, out_dir=out, device="cpu", progress=progress, should_stop=stop)
+    if stop_after:
+        assert res.interrupted and res.epochs_done == stop_after
+        res = train(ds, cfg, out_dir=out, device="cpu", progress=progress)
+    assert not res.interrupted and res.epochs_done == 6
+    assert [h["stage"] for h in res.history] == ["scan"] * 3 + ["whole-image towers"] * 3
+    last = read_weights(res.last_path)
+    for k, v in _scan(scan_best[0]).items():
+        assert torch.equal(last[k], v), k  # SCAN: exactly its best epoch
+    assert any(not torch.equal(last[k], v) for k, v in _tower(scan_best[0]).items())
+    # the kept model is the best of all six epochs by the combined val rsum
+    best_val = max(h["val"]["rsum"] for h in res.history)
+    assert res.best_rsum == pytest.approx(best_val)
+    if stop_after:
+        ref = train(ds, cfg, out_dir=tmp_path / "ref", device="cpu")
+        for k, v in read_weights(ref.last_path).items():
+            assert torch.allclose(last[k], v, atol=1e-6), k
+        assert [h["val"]["rsum"] for h in ref.history] == pytest.approx(
+            [h["val"]["rsum"] for h in res.history])

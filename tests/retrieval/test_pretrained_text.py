@@ -14,7 +14,13 @@ from artannot.retrieval.checkpoint import (
     save_checkpoint,
 )
 from artannot.retrieval.config import ScanConfig
-from artannot.retrieval.data import ArtworkItem, ScanDataset, encode_texts, texts_of
+from artannot.retrieval.data import (
+    ArtworkItem,
+    ScanDataset,
+    encode_texts,
+    texts_of,
+    texts_with_sentences,
+)
 from artannot.retrieval.evaluate import artwork_scores, evaluate, group_texts
 from artannot.retrieval.suggest import Suggester
 from artannot.retrieval.train import init_from, train
@@ -55,6 +61,10 @@ def test_texts_per_artwork_or_per_field_with_sentences():
         ["dog", "beach", "a dog runs on the beach", "it is happy"], ["puppy", "a puppy plays"]]
     assert texts_of(recs, "artwork", fields)[0][3:] == [
         "a dog runs on the beach", "it is happy", "a puppy plays"]
+    assert texts_with_sentences(recs, "field", fields) == [
+        (["dog", "beach", "a dog runs on the beach", "it is happy"], 2),
+        (["puppy", "a puppy plays"], 1)]
+    assert texts_with_sentences(recs, "artwork") == [(["dog", "beach", "puppy"], 0)]
     assert texts_of([], "artwork") == [] and texts_of([], "field") == []
     with pytest.raises(ValueError):
         texts_of(recs, "sentence")

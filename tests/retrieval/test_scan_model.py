@@ -177,3 +177,40 @@ def test_phrase_region_loss_by_hand():
     # A padded region never wins: masking image 0's e2 region removes the violation.
     mask[0, 1] = False
     assert phrase_region_loss(img, mask, txt, tmask, keys, margin=0.2).item() == pytest.approx(0.0)
+
+
+def test_fragment_loss_both_ways_by_hand():
+    """Image 0's one region is e0 (text: phrase a = e0); image 1's region is .8 e0 + .6 e1
+    (text: phrase b = e1). Each phrase fits its own image best by more than the margin (.1),
+    so the phrase -> region direction costs nothing. But image 1's region scores phrase a
+    (.8) above its own phrase b (.6): the region -> phrase direction costs .1 + .8 - .6."""
+    e = torch.eye(2)
+    img = torch.stack([e[0][None], (0.8 * e[0] + 0.6 * e[1])[None]])
+    mask = torch.ones(2, 1, dtype=torch.bool)
+    txt = torch.stack([e[0][None], e[1][None]])
+    tmask = torch.ones(2, 1, dtype=torch.bool)
+    keys = torch.tensor([[0], [1]])
+    one_way = phrase_region_loss(img, mask, txt, tmask, keys, margin=0.1)
+    both = phrase_region_loss(img, mask, txt, tmask, keys, margin=0.1, both_ways=True)
+    assert one_way.item() == pytest.approx(0.0)
+    assert both.item() == pytest.approx(0.3)
+    # phrases that may name the same thing are never each other's negatives
+    nested = phrase_region_loss(img, mask, txt, tmask, keys, margin=0.1, both_ways=True,
+                                compatible=torch.ones(2, 2, dtype=torch.bool))
+    assert nested.item() == pytest.approx(0.0)
+    exact = phrase_region_loss(img, mask, txt, tmask, keys, margin=0.1, both_ways=True,
+                               compatible=torch.eye(2, dtype=torch.bool))
+    assert exact.item() == pytest.approx(0.3)
+
+
+def test_phrase_keys_mark_nested_phrases_compatible():
+    from artannot.retrieval.data import ArtworkItem, phrase_keys
+
+    f = np.zeros((1, 2), np.float32)
+    pk = phrase_keys([ArtworkItem("a", f, ["black dog", "ball"]), ArtworkItem("b", f, ["dog"]),
+                      ArtworkItem("c", f, ["red ball", "black dog"])])
+    assert pk.keys.tolist() == [[0, 1], [2, -1], [3, 0]]
+    c = pk.compatible
+    assert c.diagonal().all() and torch.equal(c, c.T)
+    assert c[0, 2] and c[1, 3]  # "dog" in "black dog", "ball" in "red ball"
+    assert not c[0, 1] and not c[2, 3] and not c[0, 3]
