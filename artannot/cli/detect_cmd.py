@@ -58,20 +58,31 @@ def run_detect(
 
 
 def run_whole_images(path: Path, *, device: str | None = None, batch_size: int = 2,
-                     progress=None, should_stop=None):
+                     progress=None, should_stop=None, ray: str | None = None, on_plan=None):
     """Whole-image vectors (:mod:`artannot.vision.global_features`) of every artwork, into
-    their own store: returns ``(store_dir, RunReport)``. Resumable like detection."""
+    their own store: returns ``(store_dir, RunReport)``. Resumable like detection; with
+    ``ray`` a Ray Data job computes them (the nets are loaded here only to name the store)."""
     from artannot.core.catalog import Catalog
     from artannot.vision.device import select_device
+    from artannot.vision.feature_store import FeatureStore
     from artannot.vision.global_features import load_global_encoder
     from artannot.vision.runner import encode_into_collection
 
-    encoder = load_global_encoder(device=select_device(device))
+    encoder = load_global_encoder(device="cpu" if ray is not None else select_device(device))
     with Catalog.open(path) as cat:
         items = [(a.id, a.image_path) for a in cat.artworks()]
         data_dir = cat.data_dir
-    return encode_into_collection(items, data_dir, encoder, batch_size=batch_size,
-                                  progress=progress, should_stop=should_stop)
+    if ray is None:
+        return encode_into_collection(items, data_dir, encoder, batch_size=batch_size,
+                                      progress=progress, should_stop=should_stop)
+    from artannot.vision.ray_detect import detect_on_ray
+
+    store_dir = encoder.store_dir(data_dir)
+    with FeatureStore(store_dir, dim=encoder.dim) as store:
+        return store_dir, detect_on_ray(items, store, encoder.identity(), address=ray,
+                                        device=device, batch_size=batch_size,
+                                        progress=progress, should_stop=should_stop,
+                                        on_plan=on_plan)
 
 
 def register(app: typer.Typer) -> None:
@@ -131,14 +142,11 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(130) from None
         bar.close()
         _summary(report, store_dir)
-        if whole and ray is not None:
-            typer.echo("whole-image vectors are not computed on Ray yet: run `artannot detect "
-                       "PATH` here afterwards (regions are then skipped as unchanged)", err=True)
-        elif whole and not report.stopped:
+        if whole and not report.stopped:
             bar = tqdm(unit="artwork", desc="whole images", dynamic_ncols=True)
             try:
                 store_dir, report = run_whole_images(path, device=device, batch_size=batch_size,
-                                                     progress=progress)
+                                                     progress=progress, ray=ray)
             except ArtannotError as exc:
                 bar.close()
                 typer.echo(f"error: {exc}", err=True)

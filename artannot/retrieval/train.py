@@ -261,6 +261,9 @@ def train(dataset: ScanDataset, config: ScanConfig, *, out_dir: Path | str,
         init_state = None
         if init is not None:
             config, init_state = init_from(config, init, dataset.feature_dim)
+            # The initial model's towers learned from thousands of images: a fine-tune keeps
+            # them rather than refitting them afresh on what may be a few dozen artworks.
+            config = config.replace(global_epochs=0)
         else:
             config = with_global_term(config, dataset)
         model = build_model(config, vocab, dataset.feature_dim)

@@ -36,10 +36,12 @@ import numpy as np
 from artannot.core.errors import ClusterError, ImageError
 from artannot.vision.feature_store import FeatureStore
 from artannot.vision.runner import (
+    Compute,
     ModelImage,
     RunReport,
     check_store_identity,
     compute_regions,
+    compute_wholes,
     load_model_image_bytes,
     plan_detection,
     run_identity,
@@ -131,16 +133,29 @@ def _read_images(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {**batch, "data": np.array(data, dtype=object), "error": np.array(errors, dtype=object)}
 
 
+def worker_models(identity: dict[str, Any], device: str) -> tuple[Compute, dict[str, Any]]:
+    """The models a store's identity names, rebuilt on ``device``: what one batch computes
+    (regions, or whole-image vectors for a whole-image store) and the identity they really
+    have here."""
+    if "global" in identity:  # vision.global_features.GlobalImageEncoder.identity()
+        from artannot.vision.global_features import load_global_encoder
+
+        encoder = load_global_encoder(identity["global"], device=device)
+        return (lambda loaded: compute_wholes(loaded, encoder)), encoder.identity()
+    from artannot.vision.pipeline import pipeline_for_store
+
+    pipe = pipeline_for_store(identity, device=device)
+    det, ext = pipe.detector, pipe.extractor
+    return (lambda loaded: compute_regions(loaded, det, ext)), run_identity(det, ext)
+
+
 class DetectWorker:
-    """Ray actor: loads the detector and backbone once (the driver's models, rebuilt from its
-    identity on this worker's device), then detects every batch it is given."""
+    """Ray actor: loads the models once (the driver's, rebuilt from its identity on this
+    worker's device), then computes every batch it is given."""
 
     def __init__(self, identity: dict[str, Any], device: str) -> None:
-        from artannot.vision.pipeline import pipeline_for_store
-
-        pipe = pipeline_for_store(identity, device=device)
-        self.detector, self.extractor = pipe.detector, pipe.extractor
-        self.identity = json.dumps(run_identity(self.detector, self.extractor), sort_keys=True)
+        self.compute, real = worker_models(identity, device)
+        self.identity = json.dumps(real, sort_keys=True)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         ids = [str(a) for a in batch["artwork_id"]]
@@ -154,8 +169,7 @@ class DetectWorker:
                 loaded.append((artwork_id, str(fp), load_model_image_bytes(bytes(data), str(path))))
             except ImageError as exc:
                 errors[i] = exc.message
-        done = {r.artwork_id: r for r in compute_regions(loaded, self.detector, self.extractor)} \
-            if loaded else {}
+        done = {r.artwork_id: r for r in self.compute(loaded)} if loaded else {}
         rows = [_encode(done.get(a)) for a in ids]
         return {"artwork_id": np.array(ids, dtype=object),
                 "fingerprint": batch["fingerprint"],
@@ -205,7 +219,8 @@ def detect_on_ray(
     """Detect the missing or changed artworks of ``items`` on Ray into ``store``.
 
     ``identity`` is :func:`runner.run_identity` of the models to use (loaded by the driver on
-    any device); workers rebuild them from it. Reports like :func:`runner.detect_collection`.
+    any device), or a whole-image encoder's identity for its store; workers rebuild the
+    models from it (:func:`worker_models`). Reports like :func:`runner.detect_collection`.
     """
     t0 = time.perf_counter()
     items = list(items)

@@ -193,3 +193,14 @@ def test_towers_refit_alone_with_scan_at_its_best_epoch_and_resume(uninformative
             assert torch.allclose(last[k], v, atol=1e-6), k
         assert [h["val"]["rsum"] for h in ref.history] == pytest.approx(
             [h["val"]["rsum"] for h in res.history])
+
+
+def test_a_fine_tune_keeps_its_initial_towers(uninformative_regions, tmp_path):
+    ds = uninformative_regions
+    base = train(ds, ScanConfig(num_epochs=2, global_epochs=2, **FAST), out_dir=tmp_path / "base",
+                 device="cpu")
+    assert [h["stage"] for h in base.history] == ["scan"] * 2 + ["whole-image towers"] * 2
+    tuned = train(ds, ScanConfig(num_epochs=1, **FAST), out_dir=tmp_path / "ft", device="cpu",
+                  init=base.best_path)
+    assert tuned.model.has_global and tuned.model.config.global_epochs == 0
+    assert [h["stage"] for h in tuned.history] == ["scan"]

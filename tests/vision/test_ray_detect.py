@@ -42,12 +42,13 @@ def local_ray(isolated_dirs):
     ray.shutdown()
 
 
-def _assert_same_stores(a: Path, b: Path) -> None:
+def _assert_same_stores(a: Path, b: Path, regions: bool = True) -> None:
     with FeatureStore(a, readonly=True) as sa, FeatureStore(b, readonly=True) as sb:
         assert sa.ids() == sb.ids() and len(sa) > 0
         assert sa.meta == sb.meta and sb.meta["device"] == "cpu"
         for artwork_id in sa.ids():
             ra, rb = sa.get(artwork_id), sb.get(artwork_id)
+            assert (len(ra.boxes) > 0) == regions
             np.testing.assert_array_equal(ra.boxes, rb.boxes)
             np.testing.assert_array_equal(ra.scores, rb.scores)
             assert ra.labels == rb.labels and ra.fingerprint == rb.fingerprint
@@ -135,6 +136,24 @@ def test_ray_job_equals_plain_detect_and_resumes(local_ray, tmp_path: Path, smal
     out = capsys.readouterr().out
     assert "TaskPoolMapOperator[MapBatches(_read_images)]" in out
     assert "ActorPoolMapOperator[MapBatches(DetectWorker)]" in out
+
+
+def test_ray_job_computes_whole_image_vectors_like_a_plain_run(local_ray, tmp_path: Path,
+                                                               small_images) -> None:
+    """`artannot detect --ray` also fills the whole-image store, through the same workers."""
+    from artannot.cli.detect_cmd import run_whole_images
+
+    plain = _collection(tmp_path / "plain", small_images)
+    on_ray = _collection(tmp_path / "on_ray", small_images)
+    plain_dir, plain_report = run_whole_images(plain, device="cpu")
+    plans: list[ClusterPlan] = []
+    ray_dir, report = run_whole_images(on_ray, ray="auto", on_plan=plans.append)
+    assert plans and plans[0].device == "cpu"
+    assert report.processed == plain_report.processed == len(small_images) and not report.failed
+    assert ray_dir.name == plain_dir.name  # the same encoder, so the same store key
+    _assert_same_stores(plain_dir, ray_dir, regions=False)
+    _, again = run_whole_images(on_ray, ray="auto")
+    assert again.skipped == len(small_images) and again.processed == 0
 
 
 def test_cluster_plan_sizes_the_pool_by_gpus_then_cpus() -> None:
