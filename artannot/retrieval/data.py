@@ -34,7 +34,7 @@ class ArtworkItem:
     phrases: list[str]
     split: str = "train"
     whole: np.ndarray | None = None  # whole-image vector (vision.global_features), if computed
-    sentences: int = 0  # how many of the last phrases are whole sentences (see texts_of)
+    sentences: int = 0  # how many of the last phrases are sentences (texts_with_sentences)
 
 
 class FeatureRecordLike(Protocol):
