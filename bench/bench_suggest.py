@@ -89,6 +89,7 @@ def bench_sample(root: Path, repeats: int) -> None:
     rs = svc.regions(aid)
     stored = [Region(box=b, source="detector", score=float(s)) for b, s in zip(rs.box_list()[:repeats], rs.scores)]
     w.editor.add_proposals(stored)
+    w.editor.set_proposal_limit(None)  # all of them selectable (the canvas shows the best few)
     base = len(w.editor.annotation().regions) - len(stored)
     ms = [select(base + i) for i in range(len(stored))]
     print(f"sample: stored region -> phrases shown (GUI):  first {ms[0]:7.1f} ms  {_stats(ms[1:])}")
