@@ -117,7 +117,8 @@ class ScanConfig:
         known = {f.name for f in fields(cls)}
         # checkpoints from before an option trained without it
         data = {"hardest_after": 0, "text_encoder": "phrase", "phrase_loss": 0.0,
-                "global_text": "units", "global_epochs": 0, "global_dropout": 0.0, "fragment_loss": "phrase", **data}
+                "global_text": "units", "global_epochs": 0, "global_dropout": 0.0,
+                "fragment_loss": "phrase", **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def replace(self, **changes: Any) -> ScanConfig:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -128,27 +129,39 @@ class PhraseKeys:
     same thing, for the fragment-level loss."""
 
     keys: torch.Tensor  # [B, n] one integer per distinct phrase of the batch (-1 = padding)
-    compatible: torch.Tensor  # [K, K] True where one phrase's words contain the other's
+    phrases: list[str]  # the phrase of each key
+
+    @cached_property
+    def compatible(self) -> torch.Tensor:
+        """[K, K] True where one phrase's words contain the other's: a box captioned "dog"
+        may well hold the "black dog" of another text. Computed only when a loss asks."""
+        words: dict[str, int] = {}
+        rows = [[words.setdefault(w, len(words)) for w in p.split()] for p in self.phrases]
+        bag = torch.zeros(len(rows), max(1, len(words)))
+        for k, ids in enumerate(rows):
+            bag[k, ids] = 1.0
+        inside = bag @ (1.0 - bag).T == 0  # no word of k that l lacks
+        return inside | inside.T
 
 
 def phrase_keys(items: Sequence[ArtworkItem]) -> PhraseKeys:
     """Keys of a batch's phrases, so the fragment-level loss can tell which images' texts
-    share a phrase or a nested one: a box captioned "dog" may well hold the "black dog" of
-    another text, so neither is a negative for the other's image."""
+    share a phrase or a nested one (see :attr:`PhraseKeys.compatible`)."""
     keys: dict[str, int] = {}
     n = max(1, max(len(it.phrases) for it in items))
     out = torch.full((len(items), n), -1, dtype=torch.long)
     for b, it in enumerate(items):
         for j, p in enumerate(it.phrases):
             out[b, j] = keys.setdefault(p, len(keys))
-    words: dict[str, int] = {}
-    rows = [[words.setdefault(w, len(words)) for w in p.split()] for p in keys]
-    bag = torch.zeros(len(keys), max(1, len(words)))
-    for k, ids in enumerate(rows):
-        bag[k, ids] = 1.0
-    missing = bag @ (1.0 - bag).T  # [K, K] words of k that l lacks
-    inside = missing == 0
-    return PhraseKeys(out, inside | inside.T)
+    return PhraseKeys(out, list(keys))
+
+
+def _chunks(items: Sequence[ArtworkItem], batch_size: int,
+            order: Sequence[int] | None) -> Iterator[list[ArtworkItem]]:
+    """``items`` in ``order`` (default: as they are), ``batch_size`` at a time."""
+    idx = list(order) if order is not None else list(range(len(items)))
+    for s in range(0, len(idx), batch_size):
+        yield [items[i] for i in idx[s:s + batch_size]]
 
 
 class ScanDataset:
@@ -186,9 +199,7 @@ class ScanDataset:
         """Collated (features, region mask, texts, same-image matrix, phrase keys, whole-image
         vectors) batches over ``items`` in ``order`` (see :func:`same_image`,
         :func:`phrase_keys`, :func:`stack_wholes`)."""
-        idx = list(order) if order is not None else list(range(len(items)))
-        for s in range(0, len(idx), batch_size):
-            chunk = [items[i] for i in idx[s:s + batch_size]]
+        for chunk in _chunks(items, batch_size, order):
             feats, mask = pad_features([it.features for it in chunk])
             yield (feats, mask, encode_item_texts(self.vocab, chunk),
                    same_image(chunk), phrase_keys(chunk), stack_wholes(chunk))
@@ -199,9 +210,7 @@ class ScanDataset:
                                          tuple[torch.Tensor, torch.Tensor] | None]]:
         """(texts, same-image matrix, whole-image vectors) batches: what the whole-image term
         trains on, without reading any region."""
-        idx = list(order) if order is not None else list(range(len(items)))
-        for s in range(0, len(idx), batch_size):
-            chunk = [items[i] for i in idx[s:s + batch_size]]
+        for chunk in _chunks(items, batch_size, order):
             yield encode_item_texts(self.vocab, chunk), same_image(chunk), stack_wholes(chunk)
 
     @property
