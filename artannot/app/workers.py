@@ -91,6 +91,11 @@ class Job(QRunnable):
 _live: set[Job] = set()
 
 
+def running_jobs() -> list[Job]:
+    """Jobs started and not yet finished (queued or running), e.g. to wait for at shutdown."""
+    return [job for job in _live if not job.done.is_set()]
+
+
 # Qt sizes the global pool by cores (2 on a curator's laptop): a warm-up loading a model and a
 # thumbnail run would then hold every thread and an index refresh or a click's job would wait
 # behind them. Most jobs wait on disk or release the GIL in numpy/torch, so a few more threads

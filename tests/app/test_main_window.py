@@ -237,7 +237,18 @@ def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy
     window, prompts = make_window(qtbot, sample_copy, extract_phrases=True)
     show(qtbot, window, WAVE)
     # Phrases are stored artwork by artwork while the worker runs; wait for the whole job.
-    qtbot.waitUntil(lambda: not window._jobs and window.metadata.phrase_list.count() > 0, timeout=60_000)
+    try:
+        qtbot.waitUntil(lambda: not window._jobs and window.metadata.phrase_list.count() > 0, timeout=60_000)
+    except Exception:
+        from PySide6.QtCore import QThreadPool
+
+        from artannot.app import workers
+        pool = QThreadPool.globalInstance()
+        raise AssertionError(
+            f"status={window.status.text()!r} jobs={[j.name for j in window._jobs]} "
+            f"live={sorted(j.name for j in workers._live)} active={pool.activeThreadCount()}/"
+            f"{pool.maxThreadCount()} phrases={window.metadata.phrase_list.count()} "
+            f"current={window.current_id}") from None
     assert "Noun phrases extracted for 12 artworks" in window.status.text()
     assert 'href="phrase:towering blue wave' in window.metadata.text.toHtml()
     assert window.catalog.phrases(VENUS)  # every artwork, not only the open one
