@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 import platformdirs
@@ -298,6 +299,17 @@ def clip_folder_plan(folder: Path | str) -> FolderPlan:
     summary = (f"CLIP ViT, image {vision.get('image_size', '?')} px, patch "
                f"{vision.get('patch_size', '?')}, {config.get('projection_dim', '?')}-d joint space")
     return FolderPlan(src, tuple(keep), tuple(left), model_type, summary)
+
+
+def offline_transformers() -> ModuleType:
+    """``transformers``, set up for the folders the manager hands out: never a hub request,
+    and no progress bar of its own on the curator's terminal (loading a 90 MB text model
+    printed one on every ``artannot suggest``)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: never reach a hub
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    return transformers
 
 
 # -- the manager --------------------------------------------------------------------------

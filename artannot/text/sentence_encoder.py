@@ -12,7 +12,6 @@ unit length), so vectors equal what ``SentenceTransformer.encode`` gives.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,9 +28,12 @@ class SentenceEncoder:
 
     def __init__(self, folder: Path | str, *, name: str = "", device: str = "cpu",
                  max_length: int = 64, batch_size: int = 128) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: never reach a hub
         import torch
-        from transformers import AutoModel, AutoTokenizer
+
+        from artannot.models import offline_transformers
+
+        transformers = offline_transformers()
+        AutoModel, AutoTokenizer = transformers.AutoModel, transformers.AutoTokenizer  # noqa: N806
 
         folder = Path(folder)
         try:

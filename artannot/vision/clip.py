@@ -20,7 +20,6 @@ ends off a tall figure or a long frieze (the padding is zero after normalisation
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -153,8 +152,11 @@ class ClipModel:
 def load_clip_folder(folder: Path | str, *, name: str = "", sha256: str | None = None,
                      device: torch.device | str = "cpu") -> ClipModel:
     """A :class:`ClipModel` from a Hugging Face CLIP folder: offline, safetensors only."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: never reach a hub
-    from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
+    from artannot.models import offline_transformers
+
+    transformers = offline_transformers()
+    CLIPImageProcessor, CLIPModel, CLIPTokenizerFast = (  # noqa: N806
+        transformers.CLIPImageProcessor, transformers.CLIPModel, transformers.CLIPTokenizerFast)
 
     folder = Path(folder)
     try:

@@ -75,6 +75,13 @@ def test_encoder_pools_mean_of_real_tokens_to_unit_length(tiny_bert):
     assert enc.embed([]).shape == (0, 16)
 
 
+def test_loading_prints_no_progress_bar_of_its_own(tiny_bert, capfd):
+    """``artannot suggest`` prints one result a line; transformers' loading bar got in the way."""
+    SentenceEncoder(tiny_bert, name="tiny")
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "it/s" not in err, err
+
+
 def test_folder_model_is_checked_file_by_file(tmp_path, tiny_bert):
     mgr, dst = _install(tmp_path, tiny_bert)
     assert mgr.path_for("tiny_text") == dst
