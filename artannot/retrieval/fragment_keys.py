@@ -62,6 +62,14 @@ class FragmentKeys:
         """Rows for regions 0..n-1 of ``artwork_id``, after the last row."""
         self._append(self._artwork_number(artwork_id), np.arange(n_regions))
 
+    def artwork_ids(self) -> list[str]:
+        """Every artwork id ever given rows, by artwork number."""
+        return list(self._ids)
+
+    def numbers(self, rows: np.ndarray) -> np.ndarray:
+        """The artwork number of each of ``rows``."""
+        return self._rows[:self._n, 0][np.asarray(rows, np.int64)]
+
     def rows_of(self, artwork_id: str) -> np.ndarray:
         """Every row ever given to ``artwork_id`` (dead ones included), ascending."""
         number = self._number.get(artwork_id)

@@ -581,8 +581,10 @@ class SuggestionService:
                 try:
                     cs = CollectionSearch.load(sug, d)
                     state = json.loads((d / "state.json").read_text())
-                    if self._update_search(cs, state, versions, progress, should_stop):
+                    moved = self._update_search(cs, state, versions, progress, should_stop)
+                    if self._update_prior(cs, should_stop) or moved:
                         cs.save_delta(d)
+                    if moved:
                         atomic_write(d / "state.json", json.dumps(versions).encode(), backup=False)
                     if not cs.index.needs_rebuild():
                         self._search = cs
@@ -602,6 +604,7 @@ class SuggestionService:
             except ArtannotError as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise ServiceError(exc.message) from exc
+            self._update_prior(cs, should_stop)
             cs.save(tmp)
             atomic_write(tmp / "state.json", json.dumps(versions).encode(), backup=False)
             os.replace(tmp, d)  # complete or absent: a killed build leaves only "*.building"
@@ -625,6 +628,22 @@ class SuggestionService:
             if progress is not None:
                 progress(i + 1, len(todo))
         return True
+
+    def _update_prior(self, cs: CollectionSearch, should_stop: ShouldStop | None) -> bool:
+        """The artworks' whole-image term of the search (``retrieval.artwork_prior``) from the
+        collection's whole-image vectors, when the model has the term and they were computed
+        (``artannot detect``, the GUI's collection-wide detection, Ctrl+R); True if it changed."""
+        from artannot.vision.feature_store import FeatureStore
+        from artannot.vision.global_features import global_stores
+
+        cfg = cs.suggester.model.config
+        if not cs.prior_weight:
+            return False
+        for folder in global_stores(self.data_dir, cfg.global_encoder):
+            with FeatureStore(folder, readonly=True) as wholes:
+                if wholes.dim == cfg.global_dim:
+                    return cs.update_prior(wholes, folder.name, should_stop)
+        return False
 
     def _fragments(self, keys: Sequence[tuple[str, int]], scores: Sequence[float]) -> list[Fragment]:
         out = []

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 from artannot.core.errors import ArtannotError
+from artannot.retrieval.artwork_prior import ArtworkPrior, WholeStore
 from artannot.retrieval.checkpoint import load_checkpoint
-from artannot.retrieval.data import ArtworkItem
+from artannot.retrieval.data import ArtworkItem, encode_texts
 from artannot.retrieval.evaluate import embed_phrases, embed_regions
 from artannot.retrieval.fragment_keys import FragmentKeys
-from artannot.retrieval.index import FragmentIndex
+from artannot.retrieval.index import FragmentIndex, dot_f16
 from artannot.retrieval.scan import ScanModel
 from artannot.text.vocab import UNK_ID as UNK
 from artannot.text.vocab import TextVocab
@@ -32,6 +33,29 @@ EdgeBox = tuple[float, float, float, float]
 # agreement 1.0 with exhaustive scoring at 3.6M fragments (512: 0.85) for p95 15 ms
 # (bench/bench_search.py, docs/benchmarks.md); on exact indexes it only costs a small re-rank.
 SHORTLIST = 2048
+
+@torch.no_grad()
+def whole_prior_vectors(model: ScanModel, wholes: Sequence[np.ndarray | None]) -> np.ndarray:
+    """Artworks' whole-image vectors through the model's image tower: unit vectors [N, D]
+    (float32), zeros for an artwork without one. Fragment search adds ``w * (this @ phrase)``
+    to every fragment of an artwork (:func:`phrase_prior_vectors`)."""
+    D = model.config.embed_size
+    out = np.zeros((len(wholes), D), np.float32)
+    have = [i for i, w in enumerate(wholes) if w is not None]
+    if have and model.has_global:
+        device = next(model.parameters()).device
+        x = torch.from_numpy(np.stack([np.asarray(wholes[i], np.float32) for i in have]))
+        out[have] = model.encode_global_images(x.to(device)).cpu().numpy()
+    return out
+
+
+@torch.no_grad()
+def phrase_prior_vectors(model: ScanModel, vocab: TextVocab, phrases: Sequence[str]) -> np.ndarray:
+    """Phrases through the model's text tower of the whole-image term: unit vectors [P, D]."""
+    device = next(model.parameters()).device
+    tb = encode_texts(vocab, [[p] for p in phrases]).to(device)
+    return model.encode_global_texts(tb).cpu().numpy()
+
 
 @dataclass(frozen=True)
 class PhraseSuggestion:
@@ -178,12 +202,16 @@ class CollectionSearch:
     """
 
     def __init__(self, suggester: Suggester, index: FragmentIndex,
-                 keys: FragmentKeys) -> None:
+                 keys: FragmentKeys, prior: ArtworkPrior | None = None) -> None:
         if len(keys) != len(index):
             raise ValueError("one key (artwork id, region) per indexed fragment is needed")
         self.suggester = suggester
         self.index = index
         self.keys = keys
+        # The whole-image term (retrieval.artwork_prior), weighted as in the model's own score.
+        self.prior = prior
+        model = suggester.model
+        self.prior_weight = float(model.config.global_weight) if model.has_global else 0.0
 
     @classmethod
     def build(cls, suggester: Suggester, items: Sequence[ArtworkItem], *, kind: str = "auto",
@@ -239,20 +267,47 @@ class CollectionSearch:
             self.index.add(self.suggester.embed_regions(it.features))
             self.keys.extend(it.id, len(it.features))
 
+    def update_prior(self, store: WholeStore, store_name: str,
+                     should_stop: Callable[[], bool] | None = None) -> bool:
+        """Bring the whole-image term up to date with a whole-image store (see
+        :mod:`artannot.retrieval.artwork_prior`); True when it changed. A store of other
+        vectors than the model's (another encoder, or other weights) starts it afresh."""
+        if not self.prior_weight:
+            return False
+        prior = self.prior
+        if prior is None or prior.store != store_name:
+            prior = self.prior = ArtworkPrior.empty(self.suggester.model.config.embed_size, store_name)
+        return prior.update(self.keys, store, lambda x: whole_prior_vectors(self.suggester.model, x),
+                            should_stop)
+
     def search(self, phrase: str, top_k: int = 10, *, shortlist: int = SHORTLIST) -> list[FragmentHit]:
         q = self.suggester.embed_phrases([phrase])[0]
-        s, ids = self.index.search(q, top_k, shortlist=shortlist)
+        rerank = None
+        prior = self.prior
+        if prior is not None and len(prior) and self.prior_weight:
+            text = phrase_prior_vectors(self.suggester.model, self.suggester.vocab, [phrase])[0]
+
+            def rerank(query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+                return (dot_f16(self.index.vectors[ids], query)[0]
+                        + self.prior_weight * prior.term(self.keys.numbers(ids), text))
+        s, ids = self.index.search(q, top_k, shortlist=shortlist, rerank=rerank)
         return [FragmentHit(*self.keys[i], float(v)) for v, i in zip(s[0], ids[0]) if i >= 0]
 
     def save(self, directory: Path | str) -> None:
-        self.keys.save(self.index.save(directory))
+        d = self.index.save(directory)
+        self.keys.save(d)
+        if self.prior is not None:
+            self.prior.save(d)
 
     def save_delta(self, directory: Path | str) -> None:
         d = Path(directory)
         self.keys.save_delta(d)
         self.index.save_delta(d)
+        if self.prior is not None:
+            self.prior.save_delta(d)
 
     @classmethod
     def load(cls, suggester: Suggester, directory: Path | str) -> CollectionSearch:
         d = Path(directory)
-        return cls(suggester, FragmentIndex.load(d), FragmentKeys.load(d))
+        return cls(suggester, FragmentIndex.load(d), FragmentKeys.load(d),
+                   ArtworkPrior.load(d, suggester.model.config.embed_size))
