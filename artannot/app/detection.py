@@ -29,6 +29,7 @@ class DetectionController(QObject):
     modelsUsed = Signal(dict)  # {"detector", "backbone", "device"}
     finished = Signal()
     storeChanged = Signal()
+    wholesChanged = Signal()  # an artwork's whole-image vector was added after Ctrl+R
 
     def __init__(self, parent: QObject | None = None, *, detector: str = "proposals",
                  device: str | None = None) -> None:
@@ -38,6 +39,7 @@ class DetectionController(QObject):
         self.job: Job | None = None
         self._session: DetectionSession | None = None  # models loaded once per collection
         self.max_proposals = 36
+        self.whole_job: Job | None = None  # the whole-image vector after a Ctrl+R
 
     def busy(self) -> bool:
         return self.job is not None
@@ -48,11 +50,32 @@ class DetectionController(QObject):
         self._session = None
 
     def detect_artwork(self, catalog, artwork_id: str, on_regions) -> Job | None:
-        """Proposals of one artwork to ``on_regions(artwork_id, list[Region])``."""
+        """Proposals of one artwork to ``on_regions(artwork_id, list[Region])``, then its
+        whole-image vector in a job of its own (the proposals never wait for three more nets)."""
         path = catalog.root / artwork_id
+        session = self._session_for(catalog.data_dir)
+
+        def done(res: DetectionResult) -> None:
+            self._single_done(artwork_id, res, on_regions)
+            if res.regions is not None:
+                self._encode_whole(session, artwork_id, path)
+
         return self._start(catalog, lambda s, ctl: s.detect_artwork(artwork_id, path, **_hooks(ctl)),
-                           "Detecting regions",
-                           lambda res: self._single_done(artwork_id, res, on_regions))
+                           "Detecting regions", done)
+
+    def _encode_whole(self, session: DetectionSession, artwork_id: str, path: Path) -> None:
+        if self.whole_job is not None:  # the previous artwork's: it resumes on its next Ctrl+R
+            self.whole_job.cancel()
+        job = self.whole_job = Job(
+            lambda ctl: session.encode_artwork(artwork_id, path, should_stop=ctl.cancelled),
+            "whole-image vector")
+        job.signals.result.connect(lambda report: report is not None and report.processed
+                                   and self.wholesChanged.emit())
+        job.signals.error.connect(lambda e: self.status.emit(
+            f"The whole-image vector of {artwork_id} was not computed: {e[0]}"))
+        job.signals.finished.connect(lambda: setattr(self, "whole_job", None)
+                                     if self.whole_job is job else None)
+        start_job(job)
 
     def detect_collection(self, catalog) -> Job | None:
         items = [(a.id, a.image_path) for a in catalog.artworks()]
@@ -106,9 +129,10 @@ class DetectionController(QObject):
             self.job.cancel()
 
     def shutdown(self, wait: float = 30) -> None:
-        job = self.job
+        jobs = [j for j in (self.job, self.whole_job) if j is not None]
         self.cancel()
-        if job is not None:
+        for job in jobs:
+            job.cancel()
             job.done.wait(wait)
 
 

@@ -512,6 +512,7 @@ class MainWindow(QMainWindow):
         self.detection.modelsUsed.connect(self._update_models_label)
         self.detection.finished.connect(lambda: self.progress.setVisible(False))
         self.detection.storeChanged.connect(self._store_changed)
+        self.detection.wholesChanged.connect(self._wholes_changed)
         self.search_view.openRequested.connect(self.open_fragment)
         self.search_view.basketRequested.connect(self._add_to_basket)
         self.search_view.message.connect(self.status.setText)
@@ -570,6 +571,10 @@ class MainWindow(QMainWindow):
         if self.suggestions.service is not None:
             self.suggestions.service.reload()
             self.suggestions._update_state()  # a refresh, not a state change
+
+    def _wholes_changed(self) -> None:
+        if self.suggestions.service is not None:
+            self.suggestions.service.wholes_changed()
 
     def show_models(self) -> None:
         service = self.suggestions.service

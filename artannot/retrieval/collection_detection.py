@@ -19,7 +19,7 @@ from typing import Any
 from artannot.core.model import Region
 from artannot.retrieval.model_files import feature_stores
 from artannot.vision.feature_store import FeatureStore, RegionSet
-from artannot.vision.global_features import GlobalImageEncoder, load_global_encoder
+from artannot.vision.global_features import GlobalImageEncoder, global_stores, load_global_encoder
 from artannot.vision.pipeline import Pipeline, load_pipeline, pipeline_for_store
 from artannot.vision.runner import (
     RunReport,
@@ -135,6 +135,21 @@ class DetectionSession:
                        should_stop: Callable[[], bool] | None = None) -> DetectionResult:
         """One artwork's regions: the stored ones when this exact image was detected before."""
         return self._run([(artwork_id, Path(image_path))], artwork_id, progress, should_stop)
+
+    def encode_artwork(self, artwork_id: str, image_path: Path, *,
+                       should_stop: Callable[[], bool] | None = None) -> RunReport | None:
+        """One artwork's whole-image vector, after its regions (Ctrl+R): fragment search
+        weighs artworks by it and training uses it. None when it is stored for this exact
+        image already (the nets are not even loaded then)."""
+        fingerprint = image_fingerprint(Path(image_path))
+        for folder in global_stores(self.data_dir)[:1]:  # the one written last
+            with FeatureStore(folder, readonly=True) as wholes:
+                if wholes.has(artwork_id, fingerprint):
+                    return None
+        _, report = encode_into_collection([(artwork_id, Path(image_path))], self.data_dir,
+                                           self.global_encoder(), batch_size=1,
+                                           should_stop=should_stop)
+        return report
 
     def global_encoder(self) -> GlobalImageEncoder:
         """The whole-image encoder, on the device the regions are computed on."""

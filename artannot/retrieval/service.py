@@ -261,6 +261,12 @@ class SuggestionService:
                 self._store.close()
                 self._store = None
 
+    def wholes_changed(self) -> None:
+        """New whole-image vectors: the next search brings its artwork term up to date
+        (the model and the regions stay loaded)."""
+        with self._lock:
+            self._search = None
+
     def close(self) -> None:
         with self._lock:
             if self._suggester is not None:

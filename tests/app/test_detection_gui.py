@@ -55,3 +55,36 @@ def test_detect_collection_runs_in_background_and_cancels(qtbot, sample_copy) ->
     stores = list((window.catalog.data_dir / "features").glob("*/index.sqlite"))
     assert len(stores) == 1  # what finished is stored; a new run resumes from there
     discard_on_close(window, prompts)
+
+
+def test_detect_artwork_adds_its_whole_image_vector_once(qtbot, suggest_copy) -> None:
+    """Ctrl+R also computes the artwork's whole-image vector (fragment search weighs artworks
+    by it), after the proposals are shown, and only once per image."""
+    from artannot.vision.feature_store import FeatureStore
+    from artannot.vision.global_features import global_stores
+    from artannot.vision.runner import image_fingerprint
+
+    window, prompts = make_window(qtbot, suggest_copy)
+    show(qtbot, window, VENUS)
+    assert not global_stores(window.catalog.data_dir)  # the fixture detected regions only
+    with qtbot.waitSignal(window.detection.wholesChanged, timeout=120_000):
+        window.suggest_actions["detect_artwork"].trigger()
+    assert window.editor.annotation().regions  # the proposals came first
+    (folder,) = global_stores(window.catalog.data_dir)
+    with FeatureStore(folder, readonly=True) as wholes:
+        assert wholes.ids() == [VENUS]
+        assert wholes.has(VENUS, image_fingerprint(suggest_copy / VENUS))
+        stamp = wholes.versions()[VENUS]
+
+    qtbot.waitUntil(lambda: window.detection.whole_job is None, timeout=60_000)
+    changed = []
+    window.detection.wholesChanged.connect(lambda: changed.append(True))
+    window.suggest_actions["detect_artwork"].trigger()  # again: nothing to compute
+    assert window.detection.busy()
+    # the vector's job starts when the detection's result arrives, before its "finished"
+    qtbot.waitUntil(lambda: not window.detection.busy() and window.detection.whole_job is None,
+                    timeout=60_000)
+    with FeatureStore(folder, readonly=True) as wholes:
+        assert wholes.versions()[VENUS] == stamp
+    assert not changed
+    discard_on_close(window, prompts)
