@@ -15,6 +15,7 @@ query only embeds its phrase through the text tower and reads a row per candidat
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,7 +58,8 @@ class ArtworkPrior:
     # -- keeping up with the store ---------------------------------------------------------
     def update(self, keys: FragmentKeys, store: WholeStore,
                project: Callable[[np.ndarray], np.ndarray],
-               should_stop: Callable[[], bool] | None = None) -> bool:
+               should_stop: Callable[[], bool] | None = None,
+               progress: Callable[[int, int], None] | None = None) -> bool:
         """Project the artworks of ``keys`` whose whole-image vector is new or changed
         (``project``: [B, global_dim] -> unit [B, D]); forget those whose vector is gone.
         True when anything changed."""
@@ -77,6 +79,8 @@ class ArtworkPrior:
             for (n, a), v in zip(chunk, project(x)):
                 self._set(n, v)
                 self.state[a] = versions[a]
+            if progress is not None:
+                progress(s + len(chunk), len(todo))
         return bool(todo or gone)
 
     def _grow(self, n: int) -> None:
@@ -116,8 +120,11 @@ class ArtworkPrior:
         d = Path(directory)
         for old in d.glob("prior-*.npz"):
             old.unlink()
-        np.save(d / "prior.npy", self.vectors)
-        np.save(d / "prior_have.npy", self.have)
+        for name, array in (("prior.npy", self.vectors), ("prior_have.npy", self.have)):
+            tmp = d / f".{name}.tmp"  # replaced, never rewritten: a loaded table maps the old file
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+            os.replace(tmp, d / name)
         self._delta.clear()
         self._save_state(d)
 
@@ -148,7 +155,7 @@ class ArtworkPrior:
         d = Path(directory)
         try:
             meta = json.loads((d / "prior_state.json").read_text())
-            vectors = np.load(d / "prior.npy")
+            vectors = np.load(d / "prior.npy", mmap_mode="c")  # 1 GB at 500k artworks: paged in
             have = np.load(d / "prior_have.npy")
             prior = cls(vectors, have, dict(meta["versions"]), str(meta["store"]))
             if vectors.ndim != 2 or vectors.shape[1] != dim or len(have) != len(vectors):

@@ -588,7 +588,7 @@ class SuggestionService:
                     cs = CollectionSearch.load(sug, d)
                     state = json.loads((d / "state.json").read_text())
                     moved = self._update_search(cs, state, versions, progress, should_stop)
-                    if self._update_prior(cs, should_stop) or moved:
+                    if self._update_prior(cs, should_stop, progress) or moved:
                         cs.save_delta(d)
                     if moved:
                         atomic_write(d / "state.json", json.dumps(versions).encode(), backup=False)
@@ -610,7 +610,7 @@ class SuggestionService:
             except ArtannotError as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise ServiceError(exc.message) from exc
-            self._update_prior(cs, should_stop)
+            self._update_prior(cs, should_stop, progress)
             cs.save(tmp)
             atomic_write(tmp / "state.json", json.dumps(versions).encode(), backup=False)
             os.replace(tmp, d)  # complete or absent: a killed build leaves only "*.building"
@@ -635,7 +635,8 @@ class SuggestionService:
                 progress(i + 1, len(todo))
         return True
 
-    def _update_prior(self, cs: CollectionSearch, should_stop: ShouldStop | None) -> bool:
+    def _update_prior(self, cs: CollectionSearch, should_stop: ShouldStop | None,
+                      progress: Progress | None) -> bool:
         """The artworks' whole-image term of the search (``retrieval.artwork_prior``) from the
         collection's whole-image vectors, when the model has the term and they were computed
         (``artannot detect``, the GUI's collection-wide detection, Ctrl+R); True if it changed."""
@@ -648,7 +649,7 @@ class SuggestionService:
         for folder in global_stores(self.data_dir, cfg.global_encoder):
             with FeatureStore(folder, readonly=True) as wholes:
                 if wholes.dim == cfg.global_dim:
-                    return cs.update_prior(wholes, folder.name, should_stop)
+                    return cs.update_prior(wholes, folder.name, should_stop, progress)
         return False
 
     def _fragments(self, keys: Sequence[tuple[str, int]], scores: Sequence[float]) -> list[Fragment]:

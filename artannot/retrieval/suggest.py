@@ -268,7 +268,8 @@ class CollectionSearch:
             self.keys.extend(it.id, len(it.features))
 
     def update_prior(self, store: WholeStore, store_name: str,
-                     should_stop: Callable[[], bool] | None = None) -> bool:
+                     should_stop: Callable[[], bool] | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> bool:
         """Bring the whole-image term up to date with a whole-image store (see
         :mod:`artannot.retrieval.artwork_prior`); True when it changed. A store of other
         vectors than the model's (another encoder, or other weights) starts it afresh."""
@@ -278,7 +279,7 @@ class CollectionSearch:
         if prior is None or prior.store != store_name:
             prior = self.prior = ArtworkPrior.empty(self.suggester.model.config.embed_size, store_name)
         return prior.update(self.keys, store, lambda x: whole_prior_vectors(self.suggester.model, x),
-                            should_stop)
+                            should_stop, progress)
 
     def search(self, phrase: str, top_k: int = 10, *, shortlist: int = SHORTLIST) -> list[FragmentHit]:
         q = self.suggester.embed_phrases([phrase])[0]
