@@ -168,4 +168,3 @@ class ArtworkPrior:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return prior
-

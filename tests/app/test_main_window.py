@@ -233,22 +233,39 @@ def test_phrases_highlighted_and_clicking_labels_selected_box(qtbot, sample_copy
     discard_on_close(window, _)
 
 
-def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy: Path) -> None:
+def test_phrases_are_extracted_in_the_background_when_missing(qtbot, sample_copy: Path, monkeypatch) -> None:
+    """The artwork open while the job runs shows its phrases when the job ends."""
+    import threading
+
+    from artannot.text import collection
+
+    gate = threading.Event()  # the job extracts once the artwork is open: a fixed order
+    extract = collection.extract_collection
+
+    def gated(*args, **kwargs):
+        gate.wait(120)
+        return extract(*args, **kwargs)
+
+    monkeypatch.setattr(collection, "extract_collection", gated)
+    events: list[str] = []  # what the phrase jobs did, for the message of a failure
+    start = MainWindow._start_phrases
+
+    def recorded(self, root):
+        events.append(f"start (open: {self.current_id})")
+        start(self, root)
+        job = self._jobs[-1]
+        job.signals.result.connect(lambda r: events.append(f"extracted {r.extracted} (open: {self.current_id})"))
+        job.signals.error.connect(lambda e: events.append(f"error {e[1]}"))
+        job.signals.finished.connect(lambda: events.append("finished"))
+
+    monkeypatch.setattr(MainWindow, "_start_phrases", recorded)
     window, prompts = make_window(qtbot, sample_copy, extract_phrases=True)
     show(qtbot, window, WAVE)
-    # Phrases are stored artwork by artwork while the worker runs; wait for the whole job.
-    try:
-        qtbot.waitUntil(lambda: not window._jobs and window.metadata.phrase_list.count() > 0, timeout=60_000)
-    except Exception:
-        from PySide6.QtCore import QThreadPool
-
-        from artannot.app import workers
-        pool = QThreadPool.globalInstance()
-        raise AssertionError(
-            f"status={window.status.text()!r} jobs={[j.name for j in window._jobs]} "
-            f"live={sorted(j.name for j in workers._live)} active={pool.activeThreadCount()}/"
-            f"{pool.maxThreadCount()} phrases={window.metadata.phrase_list.count()} "
-            f"current={window.current_id}") from None
+    assert window.metadata.phrase_list.count() == 0 and not window.catalog.phrases(WAVE)
+    gate.set()
+    qtbot.waitUntil(lambda: "finished" in events and not window._jobs, timeout=60_000)
+    assert events[0].startswith("start") and events[1] == f"extracted 12 (open: {WAVE})", events
+    assert window.metadata.phrase_list.count() > 0, (events, window.status.text())
     assert "Noun phrases extracted for 12 artworks" in window.status.text()
     assert 'href="phrase:towering blue wave' in window.metadata.text.toHtml()
     assert window.catalog.phrases(VENUS)  # every artwork, not only the open one
