@@ -42,7 +42,7 @@ from artannot.core.metadata import (
 )
 from artannot.core.model import Annotation, Artwork, PhraseRecord, normalise_phrase
 from artannot.core.recovery import recovery_dir
-from artannot.core.safe_io import remove_stale_temps
+from artannot.core.safe_io import remove_stale_temps, writable_dir
 from artannot.core.voc import parse_voc_bytes, read_voc
 
 SCHEMA_VERSION = 1
@@ -143,15 +143,10 @@ def data_dir_for(root: Path) -> Path:
     if override:
         return Path(override) / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
     local = root / col.DATA_DIR_NAME
-    try:
-        local.mkdir(exist_ok=True)
-        probe = local / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+    if writable_dir(local):
         return local
-    except OSError:
-        user = Path(platformdirs.user_data_dir("artannot")) / "collections"
-        return user / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
+    user = Path(platformdirs.user_data_dir("artannot")) / "collections"
+    return user / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
 
 
 def fts_query(text: str) -> str:

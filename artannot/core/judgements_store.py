@@ -32,6 +32,7 @@ from filelock import FileLock, Timeout
 
 from artannot.core.collection import ANNOTATIONS_DIR_NAME
 from artannot.core.errors import JudgementsError
+from artannot.core.safe_io import writable_dir
 
 FILE_NAME = "judgements.sqlite"
 
@@ -78,17 +79,6 @@ def fallback_path(root: Path) -> Path:
     return Path(base) / "judgements" / f"{_collection_hash(root)}.sqlite"
 
 
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(exist_ok=True)
-        probe = folder / f".judgements-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-        return True
-    except OSError:
-        return False
-
-
 def store_path(root: Path, *, create: bool = False) -> Path | None:
     """The collection's judgements file: the one that exists (in the collection first), else,
     with ``create``, where a new one goes; ``None`` when there is none yet and none is wanted."""
@@ -100,7 +90,7 @@ def store_path(root: Path, *, create: bool = False) -> Path | None:
         return fallback
     if not create:
         return None
-    if _writable(local.parent):
+    if writable_dir(local.parent):
         return local
     fallback.parent.mkdir(parents=True, exist_ok=True)
     return fallback

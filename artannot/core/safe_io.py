@@ -47,6 +47,23 @@ def changed_since(path: Path, stamp: FileStamp) -> bool:
         return True
 
 
+def writable_dir(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (made if missing), by creating one.
+
+    The probe has a name of its own: the GUI's workers ask at the same time, and with one
+    shared name one thread's clean-up failed another's probe, which then chose a fallback
+    folder (an empty catalog there, judgements in the wrong place).
+    """
+    try:
+        folder.mkdir(exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+        return True
+    except OSError:
+        return False
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable, where the platform allows opening folders."""
     try:

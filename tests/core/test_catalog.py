@@ -120,6 +120,34 @@ def test_data_dir_override(sample_copy, isolated_dirs):
 
 # -- search --------------------------------------------------------------------------------
 
+def test_threads_opening_one_collection_all_find_its_catalog(tmp_path, monkeypatch):
+    """The GUI opens the catalog from several workers at once (indexing, phrases, thumbnails,
+    totals). The writability probe was one file name for all: one thread's clean-up made
+    another's fail, which then chose the per-user folder and an empty catalog (the background
+    phrase extraction then found no artwork: a flaky GUI test in CI)."""
+    import threading
+
+    from artannot.core.catalog import data_dir_for
+
+    monkeypatch.delenv("ARTANNOT_DATA_DIR", raising=False)
+    root = tmp_path / "collection"
+    root.mkdir()
+    barrier = threading.Barrier(8)
+    found: list[Path] = []
+
+    def probe() -> None:
+        barrier.wait()
+        found.extend(data_dir_for(root) for _ in range(200))
+
+    threads = [threading.Thread(target=probe) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(found) == {root / ".artannot"}
+    assert sorted(p.name for p in (root / ".artannot").iterdir()) == []  # no probe left behind
+
+
 def test_fts_query_is_safe():
     assert fts_query("") == "" and fts_query("  ;:-- ") == ""
     assert fts_query('wave" OR 1') == '"wave"* "OR"* "1"*'

@@ -102,7 +102,7 @@ def test_batch_is_one_transaction_and_merging_ignores_duplicates(tmp_path):
 
 
 def test_read_only_collection_keeps_judgements_in_the_user_folder(sample_copy, isolated_dirs, monkeypatch):
-    monkeypatch.setattr(js, "_writable", lambda folder: False)
+    monkeypatch.setattr(js, "writable_dir", lambda folder: False)
     with JudgementStore(sample_copy) as store:
         store.add(Judgement(WAVE, "1,1,9,9", "wave", 1, 0.5, True, "m"))
         assert store.path == js.fallback_path(sample_copy)
