@@ -15,14 +15,13 @@ query only embeds its phrase through the text tower and reads a row per candidat
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from artannot.core.safe_io import atomic_write
+from artannot.core.safe_io import atomic_write, atomic_writer
 from artannot.retrieval.fragment_keys import FragmentKeys
 from artannot.retrieval.index import dot_f16
 
@@ -121,10 +120,8 @@ class ArtworkPrior:
         for old in d.glob("prior-*.npz"):
             old.unlink()
         for name, array in (("prior.npy", self.vectors), ("prior_have.npy", self.have)):
-            tmp = d / f".{name}.tmp"  # replaced, never rewritten: a loaded table maps the old file
-            with open(tmp, "wb") as f:
+            with atomic_writer(d / name) as f:  # replaced, never rewritten: a loaded table maps it
                 np.save(f, array)
-            os.replace(tmp, d / name)
         self._delta.clear()
         self._save_state(d)
 
@@ -138,7 +135,7 @@ class ArtworkPrior:
         if self._delta:
             numbers = np.fromiter(self._delta, np.int64)
             seq = len(list(d.glob("prior-*.npz")))
-            with open(d / f"prior-{seq:06d}.npz", "wb") as f:
+            with atomic_writer(d / f"prior-{seq:06d}.npz") as f:
                 np.savez(f, numbers=numbers, vectors=np.stack([v for v, _ in self._delta.values()]),
                          have=np.array([h for _, h in self._delta.values()]))
             self._delta.clear()
